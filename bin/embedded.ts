@@ -1,0 +1,131 @@
+// Embedded mode: every role in one process, on chDB and the in-process bus (DESIGN.md §4).
+// Start-up order matters for exactly-once: the store and log are restored and the windows
+// replayed from their checkpoint before the HTTP port opens to new events.
+import type { FastifyInstance } from 'fastify';
+import { loadOrgTree } from '../config/org-loader.ts';
+import type { OrgTree } from '../config/org-tree.ts';
+import type { ApiKeyConfig, GridwatchConfig } from '../config/schema.ts';
+import { queryRoutes } from '../console/server/query-api.ts';
+import { EventLog } from '../ingest/event-log.ts';
+import { ingestRoutes } from '../ingest/http.ts';
+import { IngestClient, runSimulator } from '../ingest/simulator/client.ts';
+import { catalogFrom } from '../ingest/simulator/simulator.ts';
+import { ApiKeys } from '../platform/api-keys.ts';
+import { InProcessBus } from '../platform/bus.ts';
+import { durationMs } from '../platform/duration.ts';
+import { createHttpServer } from '../platform/http.ts';
+import { createLogger, type Logger } from '../platform/logger.ts';
+import { Metrics } from '../platform/metrics.ts';
+import { Store } from '../platform/store/store.ts';
+import { WindowRunner } from '../processors/window-runner.ts';
+import { demoKeys } from './demo-keys.ts';
+
+export interface Gridwatch {
+  url: string;
+  config: GridwatchConfig;
+  org: OrgTree;
+  keys: ApiKeyConfig[];
+  log: Logger;
+  /** For operations and tests: the store this process writes to. */
+  store: Store;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export async function startEmbedded(
+  config: GridwatchConfig,
+  opts: { logger?: Logger } = {},
+): Promise<Gridwatch> {
+  const log = opts.logger ?? createLogger({ level: config.log.level });
+  const metrics = new Metrics();
+  const org = loadOrgTree(config);
+  log.info(org.size, 'org registry loaded');
+
+  const keys =
+    config.auth.keys.length > 0 || !config.auth.demoKeys ? config.auth.keys : demoKeys(config.dataDir);
+  const apiKeys = new ApiKeys(keys);
+  const store = await Store.open(config, log, metrics);
+  const bus = new InProcessBus((topic, err) => log.error({ err, topic }, 'bus: subscriber failed'));
+  const ing = config.ingest;
+  const eventLog = new EventLog(store, bus, metrics, log.child({ component: 'event-log' }), {
+    commitIntervalMs: durationMs(ing.commitInterval),
+    maxBatch: ing.maxBatch,
+    maxPendingRecords: ing.maxPendingRecords,
+    dedupWindowMs: durationMs(ing.dedupWindow),
+    dedupMaxEntries: ing.dedupMaxEntries,
+  });
+  await eventLog.init();
+  const windows = new WindowRunner(
+    config,
+    org,
+    store,
+    bus,
+    eventLog,
+    metrics,
+    log.child({ component: 'windows' }),
+  );
+  await windows.start();
+
+  let closing = false;
+  const app: FastifyInstance = createHttpServer({
+    logger: log,
+    metrics,
+    bodyLimit: config.server.bodyLimitBytes,
+    readiness: [
+      { name: 'store', check: () => store.ping() },
+      { name: 'accepting', check: () => !closing },
+    ],
+  });
+  await app.register(ingestRoutes, {
+    config,
+    org,
+    store,
+    eventLog,
+    keys: apiKeys,
+    metrics,
+    processorLag: () => windows.lag,
+  });
+  await app.register(queryRoutes, { store, org, keys: apiKeys });
+  const address = await app.listen({ host: config.server.host, port: config.server.port });
+  const url = address.replace('[::1]', 'localhost');
+  log.info({ url }, 'gridwatch listening');
+
+  const sim = new AbortController();
+  if (config.simulator.enabled) {
+    const keyFor = (scope: string) => keys.find((k) => k.scopes.includes(scope as never))?.key;
+    const client = new IngestClient(url, {
+      sensor: keyFor('ingest:sensor') ?? '',
+      video: keyFor('ingest:video') ?? '',
+      hotline: keyFor('ingest:hotline') ?? '',
+    });
+    const catalog = catalogFrom(config);
+    void runSimulator({
+      org,
+      opts: config.simulator,
+      client,
+      catalog,
+      logger: log.child({ component: 'simulator' }),
+      signal: sim.signal,
+    });
+  }
+
+  return {
+    url,
+    config,
+    org,
+    keys,
+    log,
+    store,
+    metrics,
+    async close() {
+      closing = true;
+      sim.abort();
+      await app.close(); // stops taking requests, lets in-flight ones finish
+      await eventLog.close();
+      await bus.idle();
+      await windows.stop();
+      await store.close();
+      log.info('gridwatch stopped');
+    },
+  };
+}

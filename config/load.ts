@@ -1,0 +1,180 @@
+import { readFileSync } from 'node:fs';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { parseDuration } from '../platform/duration.ts';
+import { GwErrors } from '../platform/errors.ts';
+import { ConfigSchema, type GridwatchConfig } from './schema.ts';
+
+const checker = TypeCompiler.Compile(ConfigSchema);
+
+/** Environment variables that override a key, for containers and CI. */
+const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'int' | 'bool' }> = {
+  GRIDWATCH_PORT: { path: ['server', 'port'], type: 'int' },
+  GRIDWATCH_HOST: { path: ['server', 'host'], type: 'string' },
+  GRIDWATCH_DATA_DIR: { path: ['dataDir'], type: 'string' },
+  GRIDWATCH_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
+  GRIDWATCH_CLICKHOUSE_URL: { path: ['store', 'url'], type: 'string' },
+  GRIDWATCH_CLICKHOUSE_USER: { path: ['store', 'username'], type: 'string' },
+  GRIDWATCH_CLICKHOUSE_PASSWORD: { path: ['store', 'password'], type: 'string' },
+  GRIDWATCH_CLICKHOUSE_DATABASE: { path: ['store', 'database'], type: 'string' },
+  GRIDWATCH_ORG_FILE: { path: ['org', 'file'], type: 'string' },
+  GRIDWATCH_SIMULATOR: { path: ['simulator', 'enabled'], type: 'bool' },
+};
+
+export interface LoadOptions {
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Extra keys applied after the file and before the environment (CLI flags, tests). */
+  overrides?: Record<string, unknown>;
+}
+
+export function loadConfig(opts: LoadOptions = {}): GridwatchConfig {
+  const env = opts.env ?? process.env;
+  let raw: unknown = {};
+  if (opts.file) {
+    let text: string;
+    try {
+      text = readFileSync(opts.file, 'utf8');
+    } catch (e) {
+      throw new GwErrors.CONFIG_READ(opts.file, (e as Error).message);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (e) {
+      throw new GwErrors.CONFIG_INVALID(`${opts.file}: not valid YAML: ${(e as Error).message}`);
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new GwErrors.CONFIG_INVALID(`${opts.file}: the top level must be a mapping of keys`);
+    }
+  }
+  raw = interpolateEnv(raw, env, []);
+  if (opts.overrides) raw = deepMerge(raw as Record<string, unknown>, opts.overrides);
+  applyEnvOverrides(raw as Record<string, unknown>, env);
+  // A ClickHouse URL in the environment means: use that server.
+  if (env.GRIDWATCH_CLICKHOUSE_URL) setPath(raw as Record<string, unknown>, ['store', 'mode'], 'server');
+  return validateConfig(raw);
+}
+
+export function validateConfig(raw: unknown): GridwatchConfig {
+  const value = Value.Default(ConfigSchema, structuredClone(raw));
+  const problems: string[] = [];
+  for (const err of checker.Errors(value)) {
+    // Report each path once: the first (most specific) message is the useful one.
+    const key = pathToKey(err.path);
+    if (problems.some((p) => p.startsWith(`${key}:`) || p.startsWith(`${key} =`))) continue;
+    problems.push(describe(key, err.value, err.message, err.schema));
+    if (problems.length >= 20) break;
+  }
+  if (problems.length === 0) problems.push(...semanticProblems(value as GridwatchConfig));
+  if (problems.length > 0) throw new GwErrors.CONFIG_INVALID(problems.map((p) => `  - ${p}`).join('\n'));
+  return value as GridwatchConfig;
+}
+
+function semanticProblems(c: GridwatchConfig): string[] {
+  const out: string[] = [];
+  const names = new Set<string>();
+  c.windows.forEach((w, i) => {
+    if (names.has(w.name))
+      out.push(`windows[${i}].name = "${w.name}": expected a unique name, it is used twice`);
+    names.add(w.name);
+    for (const k of ['size', 'outOfOrder', 'allowedLateness', 'idleTimeout'] as const) {
+      if (parseDuration(w[k]) === undefined)
+        out.push(`windows[${i}].${k} = ${JSON.stringify(w[k])}: expected a duration`);
+    }
+    if ((parseDuration(w.size) ?? 0) < 1000)
+      out.push(`windows[${i}].size = ${JSON.stringify(w.size)}: expected at least 1s`);
+  });
+  for (const [name, m] of Object.entries(c.sensors.metrics)) {
+    if (!(m.min < m.max))
+      out.push(`sensors.metrics.${name}: expected min < max, got min ${m.min}, max ${m.max}`);
+  }
+  if (Number.isNaN(Date.parse(c.ingest.minTimestamp))) {
+    out.push(`ingest.minTimestamp = "${c.ingest.minTimestamp}": expected an ISO-8601 time`);
+  }
+  const keys = new Set<string>();
+  c.auth.keys.forEach((k, i) => {
+    if (keys.has(k.key))
+      out.push(`auth.keys[${i}].key: expected a distinct secret, it repeats an earlier key`);
+    keys.add(k.key);
+  });
+  return out;
+}
+
+function describe(key: string, value: unknown, message: string, schema: unknown): string {
+  const s = schema as { description?: string; properties?: object; anyOf?: { const?: unknown }[] };
+  if (message.includes('Unexpected property')) {
+    const known = s.properties ? `; known keys: ${Object.keys(s.properties).join(', ')}` : '';
+    return `${key}: unknown key${known}`;
+  }
+  const shown = value === undefined ? 'missing' : JSON.stringify(value)?.slice(0, 80);
+  const hint = s.description ? ` (${s.description})` : '';
+  const literals = s.anyOf?.every((x) => x.const !== undefined)
+    ? s.anyOf.map((x) => String(x.const))
+    : undefined;
+  if (literals) return `${key} = ${shown}: expected one of ${literals.join(', ')}`;
+  if (s.anyOf && s.description) return `${key} = ${shown}: expected ${s.description}`;
+  return `${key} = ${shown}: ${message.toLowerCase()}${hint}`;
+}
+
+function pathToKey(path: string): string {
+  if (!path) return '(top level)';
+  return path
+    .slice(1)
+    .split('/')
+    .map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : `${i === 0 ? '' : '.'}${p}`))
+    .join('');
+}
+
+/** `${NAME}` in any string value is replaced by that environment variable: secrets stay out of files. */
+function interpolateEnv(v: unknown, env: NodeJS.ProcessEnv, path: string[]): unknown {
+  if (typeof v === 'string') {
+    return v.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_, name: string) => {
+      const val = env[name];
+      if (val === undefined) {
+        throw new GwErrors.CONFIG_INVALID(`  - ${path.join('.')}: environment variable ${name} is not set`);
+      }
+      return val;
+    });
+  }
+  if (Array.isArray(v)) return v.map((x, i) => interpolateEnv(x, env, [...path, `[${i}]`]));
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, interpolateEnv(x, env, [...path, k])]));
+  }
+  return v;
+}
+
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  for (const [name, { path, type }] of Object.entries(ENV_OVERRIDES)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    let parsed: unknown = v;
+    if (type === 'int') {
+      parsed = /^-?\d+$/.test(v) ? Number(v) : v; // left as a string so validation names it
+    } else if (type === 'bool') {
+      parsed = v === '1' || v === 'true' ? true : v === '0' || v === 'false' ? false : v;
+    }
+    setPath(raw, path, parsed);
+  }
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const p of path.slice(0, -1)) {
+    if (typeof cur[p] !== 'object' || cur[p] === null) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
+        ? deepMerge(cur as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}

@@ -1,0 +1,179 @@
+// The administrative tree city → district → street → community → grid, with devices placed
+// in grids. It drives window keys, alert scope, routing and access control, so lookups are
+// precomputed: ancestors per node, devices by id, and an address index for hotline calls.
+import { GwErrors } from '../platform/errors.ts';
+import { LEVELS, type Level } from './schema.ts';
+
+export interface OrgNodeInput {
+  id: string;
+  name: string;
+  level: Level;
+  parent?: string;
+  /** Address prefixes (standard addresses) that fall in this node, for hotline calls. */
+  addresses?: string[];
+}
+
+export interface DeviceInput {
+  id: string;
+  type: 'sensor' | 'camera';
+  grid: string;
+  /** Sensor metrics this device reports; empty means any configured metric. */
+  metrics?: string[];
+}
+
+export interface OrgInput {
+  nodes: OrgNodeInput[];
+  devices?: DeviceInput[];
+}
+
+export interface OrgNode {
+  readonly id: string;
+  readonly name: string;
+  readonly level: Level;
+  readonly parent: string | undefined;
+  readonly children: string[];
+  /** Ids from the city down to this node, inclusive. */
+  readonly path: readonly string[];
+}
+
+export interface Device {
+  readonly id: string;
+  readonly type: 'sensor' | 'camera';
+  readonly grid: string;
+  readonly metrics: ReadonlySet<string> | undefined;
+}
+
+const LEVEL_DEPTH: Record<Level, number> = { city: 0, district: 1, street: 2, community: 3, grid: 4 };
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export class OrgTree {
+  readonly root: OrgNode;
+  private readonly nodes = new Map<string, OrgNode>();
+  private readonly devices = new Map<string, Device>();
+  private readonly addressIndex = new Map<string, string>();
+  private maxAddressLen = 0;
+  private gridCount = 0;
+
+  constructor(input: OrgInput) {
+    const problems: string[] = [];
+    const byId = new Map<string, OrgNodeInput>();
+    for (const [i, n] of input.nodes.entries()) {
+      if (!n || typeof n.id !== 'string' || !ID_RE.test(n.id))
+        problems.push(`nodes[${i}].id: expected 1-64 of [A-Za-z0-9._-]`);
+      else if (byId.has(n.id)) problems.push(`nodes[${i}].id = "${n.id}": duplicate`);
+      else if (!LEVELS.includes(n.level))
+        problems.push(`nodes[${i}].level = "${n.level}": expected one of ${LEVELS.join(', ')}`);
+      else byId.set(n.id, n);
+    }
+    const roots = [...byId.values()].filter((n) => n.level === 'city');
+    if (roots.length !== 1) problems.push(`expected exactly one node of level city, found ${roots.length}`);
+    for (const n of byId.values()) {
+      if (n.level === 'city') continue;
+      const p = n.parent === undefined ? undefined : byId.get(n.parent);
+      if (!p) problems.push(`node "${n.id}": parent "${n.parent}" is not a node`);
+      else if (LEVEL_DEPTH[p.level] !== LEVEL_DEPTH[n.level] - 1) {
+        problems.push(
+          `node "${n.id}" (${n.level}): parent "${p.id}" is a ${p.level}, expected the level above`,
+        );
+      }
+    }
+    if (problems.length) throw new GwErrors.ORG_INVALID(problems.slice(0, 20).join('; '));
+
+    // Parents before children: walk levels top-down.
+    const ordered = [...byId.values()].sort((a, b) => LEVEL_DEPTH[a.level] - LEVEL_DEPTH[b.level]);
+    for (const n of ordered) {
+      const parent = n.parent === undefined ? undefined : this.nodes.get(n.parent);
+      const node: OrgNode = {
+        id: n.id,
+        name: n.name,
+        level: n.level,
+        parent: parent?.id,
+        children: [],
+        path: parent ? [...parent.path, n.id] : [n.id],
+      };
+      parent?.children.push(n.id);
+      this.nodes.set(n.id, node);
+      if (n.level === 'grid') this.gridCount++;
+      for (const a of n.addresses ?? []) {
+        const key = normaliseAddress(a);
+        if (key) {
+          this.addressIndex.set(key, n.id);
+          this.maxAddressLen = Math.max(this.maxAddressLen, key.length);
+        }
+      }
+    }
+    this.root = this.nodes.get(roots[0]!.id)!;
+
+    for (const [i, d] of (input.devices ?? []).entries()) {
+      if (!d || typeof d.id !== 'string' || !ID_RE.test(d.id))
+        problems.push(`devices[${i}].id: expected 1-64 of [A-Za-z0-9._-]`);
+      else if (this.devices.has(d.id)) problems.push(`devices[${i}].id = "${d.id}": duplicate`);
+      else if (this.nodes.get(d.grid)?.level !== 'grid')
+        problems.push(`devices[${i}] "${d.id}": grid "${d.grid}" is not a grid`);
+      else if (d.type !== 'sensor' && d.type !== 'camera')
+        problems.push(`devices[${i}].type: expected sensor or camera`);
+      else {
+        this.devices.set(d.id, {
+          id: d.id,
+          type: d.type,
+          grid: d.grid,
+          metrics: d.metrics && d.metrics.length > 0 ? new Set(d.metrics) : undefined,
+        });
+      }
+    }
+    if (problems.length) throw new GwErrors.ORG_INVALID(problems.slice(0, 20).join('; '));
+  }
+
+  get size(): { nodes: number; grids: number; devices: number } {
+    return { nodes: this.nodes.size, grids: this.gridCount, devices: this.devices.size };
+  }
+
+  node(id: string): OrgNode | undefined {
+    return this.nodes.get(id);
+  }
+
+  device(id: string): Device | undefined {
+    return this.devices.get(id);
+  }
+
+  *allNodes(level?: Level): IterableIterator<OrgNode> {
+    for (const n of this.nodes.values()) if (!level || n.level === level) yield n;
+  }
+
+  *allDevices(type?: Device['type']): IterableIterator<Device> {
+    for (const d of this.devices.values()) if (!type || d.type === type) yield d;
+  }
+
+  /** The ancestor of `id` at `level` (the node itself when it is at that level). */
+  ancestorAt(id: string, level: Level): string | undefined {
+    const n = this.nodes.get(id);
+    if (!n) return undefined;
+    return n.path[LEVEL_DEPTH[level]];
+  }
+
+  /** True when `id` is `area` or lies beneath it: the jurisdiction check. */
+  isWithin(id: string, area: string): boolean {
+    const n = this.nodes.get(id);
+    const a = this.nodes.get(area);
+    if (!n || !a) return false;
+    return n.path[LEVEL_DEPTH[a.level]] === area;
+  }
+
+  /** The node whose registered address is the longest prefix of `address`. */
+  resolveAddress(address: string): OrgNode | undefined {
+    const key = normaliseAddress(address);
+    for (let len = Math.min(key.length, this.maxAddressLen); len > 0; len--) {
+      const hit = this.addressIndex.get(key.slice(0, len));
+      if (hit) return this.nodes.get(hit);
+    }
+    return undefined;
+  }
+}
+
+/** Addresses compare without white space and full-width digits. */
+export function normaliseAddress(a: string): string {
+  return a
+    .replace(/[\s\u3000]+/g, '')
+    .replace(/[\uFF10-\uFF19]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0))
+    .toLowerCase();
+}

@@ -1,0 +1,308 @@
+// The one configuration schema. Every key has a default, so gridwatch runs without a file;
+// a file (YAML) overrides keys, and GRIDWATCH_* environment variables override the file.
+import { type Static, Type as T } from '@sinclair/typebox';
+
+const Duration = (def: string, description: string) =>
+  T.Union([T.String({ pattern: '^\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)$' }), T.Integer({ minimum: 0 })], {
+    default: def,
+    description: `${description} (e.g. "30s", "5m", or milliseconds)`,
+  });
+
+export const SOURCES = ['sensor', 'video', 'hotline'] as const;
+export type SourceName = (typeof SOURCES)[number];
+export const LEVELS = ['city', 'district', 'street', 'community', 'grid'] as const;
+export type Level = (typeof LEVELS)[number];
+
+const Source = T.Union(SOURCES.map((s) => T.Literal(s)));
+const LevelT = T.Union(LEVELS.map((s) => T.Literal(s)));
+
+const ApiKey = T.Object(
+  {
+    name: T.String({ minLength: 1, maxLength: 64, description: 'who holds the key, for logs and metrics' }),
+    key: T.String({
+      minLength: 16,
+      maxLength: 256,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: documents the config's ${VAR} interpolation
+      description: 'the secret; use ${ENV_VAR} to keep it out of the file',
+    }),
+    scopes: T.Array(
+      T.Union([
+        T.Literal('ingest:sensor'),
+        T.Literal('ingest:video'),
+        T.Literal('ingest:hotline'),
+        T.Literal('read'),
+      ]),
+      { minItems: 1, uniqueItems: true },
+    ),
+    area: T.Optional(
+      T.String({ minLength: 1, maxLength: 64, description: 'org node the key is limited to' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const WindowSpec = T.Object(
+  {
+    name: T.String({ pattern: '^[a-z][a-z0-9_]{0,31}$' }),
+    source: Source,
+    type: T.Literal('tumbling', { default: 'tumbling' }),
+    size: Duration('1m', 'window length'),
+    outOfOrder: Duration('10s', 'allowed out-of-orderness: watermark = max event time - this'),
+    allowedLateness: Duration(
+      '2m',
+      'how long after the watermark passes a window it still takes late events',
+    ),
+    idleTimeout: Duration('30s', 'with no events for this long, the watermark advances by processing time'),
+    keyLevel: T.Optional(LevelT),
+  },
+  { additionalProperties: false },
+);
+
+const MetricDef = T.Object(
+  {
+    unit: T.String({ maxLength: 16 }),
+    min: T.Number(),
+    max: T.Number(),
+  },
+  { additionalProperties: false },
+);
+
+const DEFAULT_METRICS = {
+  water_level: { unit: 'm', min: -20, max: 200 },
+  gas_ppm: { unit: 'ppm', min: 0, max: 1_000_000 },
+  smoke_obscuration: { unit: '%/m', min: 0, max: 100 },
+  noise_db: { unit: 'dB', min: 0, max: 200 },
+  manhole_tilt: { unit: 'deg', min: 0, max: 90 },
+  pm25: { unit: 'ug/m3', min: 0, max: 5000 },
+  temperature: { unit: 'C', min: -60, max: 200 },
+};
+
+const DEFAULT_VIDEO_EVENTS = [
+  'heartbeat',
+  'crowd_gathering',
+  'intrusion',
+  'fire_smoke',
+  'illegal_parking',
+  'vehicle_congestion',
+  'fall_detected',
+  'loitering',
+  'fight',
+  'illegal_vending',
+  'garbage_overflow',
+];
+
+// The hotline taxonomy: everyday 12345 categories, the 14 work-safety sectors, 四控 and 六无.
+export const DEFAULT_HOTLINE_CATEGORIES = [
+  'complaint.noise',
+  'complaint.environment',
+  'complaint.sanitation',
+  'complaint.traffic',
+  'complaint.property',
+  'complaint.service',
+  'dispute.neighbour',
+  'dispute.family',
+  'dispute.labour',
+  'dispute.land',
+  'dispute.property_fee',
+  'petition.general',
+  'request.consultation',
+  'request.repair',
+  'safety.hazchem_fireworks',
+  'safety.coal_mine',
+  'safety.non_coal_mine',
+  'safety.fire',
+  'safety.road_transport',
+  'safety.transport',
+  'safety.metallurgy',
+  'safety.special_equipment',
+  'safety.fishing_vessel',
+  'safety.tourism',
+  'safety.gas',
+  'safety.construction',
+  'safety.industrial_park',
+  'safety.hazardous_waste',
+  'security.illegal_petition',
+  'security.drugs',
+  'security.homicide',
+  'security.gangs',
+  'security.cult',
+  'security.mass_incident',
+  'security.theft_robbery',
+  'security.fraud',
+];
+
+export const ConfigSchema = T.Object(
+  {
+    dataDir: T.String({ default: './data', description: 'where the embedded store and checkpoints live' }),
+    server: T.Object(
+      {
+        host: T.String({ default: '127.0.0.1' }),
+        port: T.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+        bodyLimitBytes: T.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 4 * 1024 * 1024 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    log: T.Object(
+      {
+        level: T.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => T.Literal(l)),
+          { default: 'info' },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    store: T.Object(
+      {
+        mode: T.Union([T.Literal('embedded'), T.Literal('server')], { default: 'embedded' }),
+        url: T.String({ default: 'http://127.0.0.1:8123' }),
+        username: T.String({ default: 'default' }),
+        password: T.String({ default: '' }),
+        database: T.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$', default: 'gridwatch' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    bus: T.Object(
+      { mode: T.Literal('memory', { default: 'memory' }) },
+      { default: {}, additionalProperties: false },
+    ),
+    ingest: T.Object(
+      {
+        maxRecordsPerRequest: T.Integer({ minimum: 1, maximum: 100_000, default: 10_000 }),
+        maxFuture: Duration('10m', 'how far ahead of the clock an event time may be'),
+        minTimestamp: T.String({
+          default: '2000-01-01T00:00:00Z',
+          description: 'event times before this are rejected',
+        }),
+        commitInterval: Duration('5ms', 'group-commit wait: records arriving within it share one insert'),
+        maxBatch: T.Integer({ minimum: 1, maximum: 200_000, default: 20_000 }),
+        maxPendingRecords: T.Integer({
+          minimum: 1,
+          default: 200_000,
+          description: 'beyond this, ingest answers 429',
+        }),
+        dedupWindow: Duration('2h', 'how long an accepted event id is remembered for idempotent retries'),
+        dedupMaxEntries: T.Integer({ minimum: 1000, default: 5_000_000 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    windows: T.Array(WindowSpec, {
+      default: [
+        {
+          name: 'sensor_1m',
+          source: 'sensor',
+          size: '1m',
+          outOfOrder: '10s',
+          allowedLateness: '2m',
+          idleTimeout: '30s',
+        },
+        {
+          name: 'video_1m',
+          source: 'video',
+          size: '1m',
+          outOfOrder: '30s',
+          allowedLateness: '5m',
+          idleTimeout: '30s',
+        },
+        {
+          name: 'hotline_15m',
+          source: 'hotline',
+          size: '15m',
+          outOfOrder: '1m',
+          allowedLateness: '1h',
+          idleTimeout: '1m',
+        },
+      ],
+    }),
+    processor: T.Object(
+      {
+        checkpointInterval: Duration('5s', 'how often window state is flushed and checkpointed'),
+        updateInterval: Duration('5s', 'how often open windows are written as provisional results'),
+        maxOpenWindows: T.Integer({ minimum: 100, default: 2_000_000 }),
+        maxLagRecords: T.Integer({
+          minimum: 1,
+          default: 500_000,
+          description: 'processor backlog that makes ingest answer 429',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    org: T.Object(
+      {
+        file: T.Optional(T.String({ description: 'YAML or JSON org registry: nodes and devices' })),
+        demo: T.Object(
+          {
+            seed: T.Integer({ default: 20261122 }),
+            districts: T.Integer({ minimum: 1, maximum: 64, default: 6 }),
+            streetsPerDistrict: T.Integer({ minimum: 1, maximum: 64, default: 8 }),
+            communitiesPerStreet: T.Integer({ minimum: 1, maximum: 64, default: 8 }),
+            gridsPerCommunity: T.Integer({ minimum: 1, maximum: 64, default: 8 }),
+            sensorsPerGrid: T.Number({ minimum: 0, maximum: 20, default: 1.5 }),
+            camerasPerGrid: T.Number({ minimum: 0, maximum: 20, default: 0.5 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    sensors: T.Object(
+      {
+        metrics: T.Record(T.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }), MetricDef, {
+          default: DEFAULT_METRICS,
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    video: T.Object(
+      {
+        eventTypes: T.Array(T.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }), {
+          default: DEFAULT_VIDEO_EVENTS,
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    hotline: T.Object(
+      {
+        categories: T.Array(T.String({ pattern: '^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)*$', maxLength: 64 }), {
+          default: DEFAULT_HOTLINE_CATEGORIES,
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    auth: T.Object(
+      {
+        keys: T.Array(ApiKey, { default: [] }),
+        demoKeys: T.Boolean({
+          default: true,
+          description: 'with no keys configured, create and print demo keys',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    simulator: T.Object(
+      {
+        enabled: T.Boolean({ default: false }),
+        seed: T.Integer({ default: 7 }),
+        sensorInterval: Duration('30s', 'how often each sensor reports'),
+        cameraEventsPerMinute: T.Number({
+          minimum: 0,
+          default: 0.3,
+          description: 'per camera, besides heartbeats',
+        }),
+        heartbeatInterval: Duration('60s', 'camera heartbeat period'),
+        hotlineCallsPerHour: T.Number({
+          minimum: 0,
+          default: 600,
+          description: 'city-wide, at the daily peak',
+        }),
+        incidents: T.Boolean({ default: true }),
+        incidentEvery: Duration('10m', 'a new cycle of scripted incidents starts this often'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type GridwatchConfig = Static<typeof ConfigSchema>;
+export type WindowSpecConfig = Static<typeof WindowSpec>;
+export type ApiKeyConfig = Static<typeof ApiKey>;

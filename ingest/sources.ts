@@ -1,0 +1,239 @@
+// One adapter per source: validate a record in the source's own words, normalise it to a
+// GovEvent, and shape the row for that source's raw table. Errors name the field and reason.
+
+import type { TSchema } from '@sinclair/typebox';
+import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
+import { ValueErrorType } from '@sinclair/typebox/errors';
+import type { OrgTree } from '../config/org-tree.ts';
+import type { GridwatchConfig, SourceName } from '../config/schema.ts';
+import { durationMs } from '../platform/duration.ts';
+import type { GovEvent, SourceRow } from './envelope.ts';
+import { maskPersonalData, maskPhone } from './mask.ts';
+import { HotlineRecord, SensorRecord, VideoRecord } from './records.ts';
+import { parseEventTime } from './timestamp.ts';
+
+export interface RecordError {
+  index: number;
+  /** Dotted path of the offending field, or "(record)" for the record as a whole. */
+  field: string;
+  /** Stable, low-cardinality reason code (also the metric label). */
+  code: string;
+  reason: string;
+}
+
+export type Normalised =
+  | { ok: true; event: GovEvent; row: SourceRow }
+  | { ok: false; field: string; code: string; reason: string };
+
+export interface ValidationContext {
+  org: OrgTree;
+  config: GridwatchConfig;
+  now: number;
+}
+
+export interface SourceAdapter {
+  readonly source: SourceName;
+  readonly table: string;
+  normalise(record: unknown, ctx: ValidationContext): Normalised;
+}
+
+const fail = (field: string, code: string, reason: string): Normalised => ({
+  ok: false,
+  field,
+  code,
+  reason,
+});
+
+/** First schema error of a record, as a field + code + reason. */
+function schemaError<T extends TSchema>(check: TypeCheck<T>, record: unknown): Normalised | undefined {
+  if (check.Check(record)) return undefined;
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    return fail('(record)', 'not_an_object', 'expected a JSON object');
+  }
+  const err = check.Errors(record).First();
+  if (!err) return fail('(record)', 'invalid', 'does not match the schema');
+  // TypeBox paths are JSON pointers: decode ~1 and ~0 so the field reads as the client sent it.
+  const field =
+    err.path
+      .slice(1)
+      .split('/')
+      .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'))
+      .join('.') || '(record)';
+  switch (err.type) {
+    case ValueErrorType.ObjectRequiredProperty:
+      return fail(field, 'missing_field', 'required');
+    case ValueErrorType.ObjectAdditionalProperties:
+      return fail(field, 'unknown_field', 'not a field of this record type');
+    case ValueErrorType.StringMaxLength:
+    case ValueErrorType.ObjectMaxProperties:
+      return fail(field, 'too_long', err.message.toLowerCase());
+    case ValueErrorType.StringMinLength:
+      return fail(field, 'empty', 'must not be empty');
+    case ValueErrorType.NumberMinimum:
+    case ValueErrorType.NumberMaximum:
+    case ValueErrorType.IntegerMinimum:
+    case ValueErrorType.IntegerMaximum:
+      return fail(field, 'out_of_range', err.message.toLowerCase());
+    case ValueErrorType.StringPattern:
+      return fail(field, 'invalid_format', err.message.toLowerCase());
+    default:
+      return fail(field, 'invalid_type', err.message.toLowerCase());
+  }
+}
+
+function timeBounds(ctx: ValidationContext): [number, number] {
+  return [Date.parse(ctx.config.ingest.minTimestamp), ctx.now + durationMs(ctx.config.ingest.maxFuture)];
+}
+
+function stringAttrs(attrs: Record<string, string | number | boolean> | undefined): Record<string, string> {
+  if (!attrs) return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(attrs)) out[k] = String(v);
+  return out;
+}
+
+const sensorCheck = TypeCompiler.Compile(SensorRecord);
+export const sensorAdapter: SourceAdapter = {
+  source: 'sensor',
+  table: 'events_sensor',
+  normalise(record, ctx) {
+    const bad = schemaError(sensorCheck, record);
+    if (bad) return bad;
+    const r = record as SensorRecord;
+    const device = ctx.org.device(r.device);
+    if (!device) return fail('device', 'unknown_device', `"${r.device}" is not a registered device`);
+    if (device.type !== 'sensor')
+      return fail('device', 'wrong_device_type', `"${r.device}" is a ${device.type}, not a sensor`);
+    const metric = ctx.config.sensors.metrics[r.metric];
+    if (!metric) return fail('metric', 'unknown_metric', `"${r.metric}" is not a configured metric`);
+    if (device.metrics && !device.metrics.has(r.metric)) {
+      return fail('metric', 'unknown_metric', `device "${r.device}" does not report "${r.metric}"`);
+    }
+    if (r.unit !== undefined && r.unit !== metric.unit) {
+      return fail('unit', 'unit_mismatch', `expected "${metric.unit}" for ${r.metric}, got "${r.unit}"`);
+    }
+    if (r.value < metric.min || r.value > metric.max) {
+      return fail(
+        'value',
+        'out_of_range',
+        `${r.value} is outside the plausible range [${metric.min}, ${metric.max}] of ${r.metric}`,
+      );
+    }
+    const [min, max] = timeBounds(ctx);
+    const t = parseEventTime(r.ts, min, max);
+    if (!t.ok) return fail('ts', t.code, t.reason);
+    const id = r.id ?? `${r.device}:${r.metric}:${t.ms}`;
+    const attrs = stringAttrs(r.attrs);
+    const event: GovEvent = {
+      id,
+      source: 'sensor',
+      kind: r.metric,
+      ts: t.ms,
+      grid: device.grid,
+      value: r.value,
+      device: r.device,
+    };
+    return { ok: true, event, row: { unit: metric.unit, attrs: attrs as never } };
+  },
+};
+
+const videoCheck = TypeCompiler.Compile(VideoRecord);
+export const videoAdapter: SourceAdapter = {
+  source: 'video',
+  table: 'events_video',
+  normalise(record, ctx) {
+    const bad = schemaError(videoCheck, record);
+    if (bad) return bad;
+    const r = record as VideoRecord;
+    const camera = ctx.org.device(r.camera);
+    if (!camera) return fail('camera', 'unknown_device', `"${r.camera}" is not a registered camera`);
+    if (camera.type !== 'camera')
+      return fail('camera', 'wrong_device_type', `"${r.camera}" is a ${camera.type}, not a camera`);
+    if (!ctx.config.video.eventTypes.includes(r.event_type)) {
+      return fail(
+        'event_type',
+        'unknown_event_type',
+        `"${r.event_type}" is not a configured video event type`,
+      );
+    }
+    const [min, max] = timeBounds(ctx);
+    const t = parseEventTime(r.ts, min, max);
+    if (!t.ok) return fail('ts', t.code, t.reason);
+    const id = r.id ?? `${r.camera}:${r.event_type}:${t.ms}`;
+    const event: GovEvent = {
+      id,
+      source: 'video',
+      kind: r.event_type,
+      ts: t.ms,
+      grid: camera.grid,
+      value: r.object_count ?? 1,
+      device: r.camera,
+      attrs: { confidence: r.confidence },
+    };
+    return {
+      ok: true,
+      event,
+      row: {
+        confidence: r.confidence,
+        object_count: r.object_count ?? null,
+        snapshot_url: r.snapshot_url ?? '',
+        attrs: stringAttrs(r.attrs) as never,
+      },
+    };
+  },
+};
+
+const hotlineCheck = TypeCompiler.Compile(HotlineRecord);
+export const hotlineAdapter: SourceAdapter = {
+  source: 'hotline',
+  table: 'events_hotline',
+  normalise(record, ctx) {
+    const bad = schemaError(hotlineCheck, record);
+    if (bad) return bad;
+    const r = record as HotlineRecord;
+    if (!ctx.config.hotline.categories.includes(r.category)) {
+      return fail('category', 'unknown_category', `"${r.category}" is not in the hotline taxonomy`);
+    }
+    let grid: string;
+    if (r.grid !== undefined) {
+      const node = ctx.org.node(r.grid);
+      if (!node) return fail('grid', 'unknown_grid', `"${r.grid}" is not a node of the org registry`);
+      if (node.level !== 'grid')
+        return fail('grid', 'unknown_grid', `"${r.grid}" is a ${node.level}, not a grid`);
+      grid = node.id;
+    } else if (r.address !== undefined) {
+      const node = ctx.org.resolveAddress(r.address);
+      if (!node) return fail('address', 'unresolved_address', 'no registered address is a prefix of it');
+      if (node.level !== 'grid') {
+        return fail(
+          'address',
+          'unresolved_address',
+          `resolves only to ${node.level} "${node.id}", not to a grid`,
+        );
+      }
+      grid = node.id;
+    } else {
+      return fail('grid', 'missing_field', 'one of grid or address is required');
+    }
+    const [min, max] = timeBounds(ctx);
+    const t = parseEventTime(r.received_at, min, max);
+    if (!t.ok) return fail('received_at', t.code, t.reason);
+    const event: GovEvent = { id: r.call_id, source: 'hotline', kind: r.category, ts: t.ms, grid, value: 1 };
+    return {
+      ok: true,
+      event,
+      row: {
+        address: r.address ? maskPersonalData(r.address) : '',
+        summary: maskPersonalData(r.summary),
+        caller_phone_masked: r.caller_phone ? maskPhone(r.caller_phone) : '',
+        attrs: stringAttrs(r.attrs) as never,
+      },
+    };
+  },
+};
+
+export const ADAPTERS: Record<SourceName, SourceAdapter> = {
+  sensor: sensorAdapter,
+  video: videoAdapter,
+  hotline: hotlineAdapter,
+};

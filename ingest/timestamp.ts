@@ -1,0 +1,42 @@
+// Event times arrive as ISO-8601 with a zone, or as epoch milliseconds.
+const ISO = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+
+export type TimestampResult = { ok: true; ms: number } | { ok: false; reason: string; code: string };
+
+export function parseEventTime(v: unknown, minMs: number, maxMs: number): TimestampResult {
+  let ms: number;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v))
+      return { ok: false, code: 'invalid_timestamp', reason: 'expected a finite number of epoch ms' };
+    if (!Number.isInteger(v))
+      return { ok: false, code: 'invalid_timestamp', reason: 'expected whole epoch milliseconds' };
+    ms = v;
+  } else if (typeof v === 'string') {
+    if (!ISO.test(v)) {
+      return {
+        ok: false,
+        code: 'invalid_timestamp',
+        reason: 'expected ISO-8601 with a time zone (e.g. 2026-11-22T08:00:00+08:00) or epoch ms',
+      };
+    }
+    ms = Date.parse(v.replace(' ', 'T'));
+    if (Number.isNaN(ms)) return { ok: false, code: 'invalid_timestamp', reason: 'not a real calendar time' };
+  } else {
+    return { ok: false, code: 'invalid_type', reason: 'expected an ISO-8601 string or epoch ms' };
+  }
+  if (ms < minMs) {
+    const hint = typeof v === 'number' && v > 1e8 && v < 1e10 ? ' (epoch seconds? send milliseconds)' : '';
+    return {
+      ok: false,
+      code: 'timestamp_out_of_range',
+      reason: `before ${new Date(minMs).toISOString()}${hint}`,
+    };
+  }
+  if (ms > maxMs)
+    return {
+      ok: false,
+      code: 'timestamp_out_of_range',
+      reason: `too far in the future (after ${new Date(maxMs).toISOString()})`,
+    };
+  return { ok: true, ms };
+}

@@ -1,0 +1,62 @@
+// The one HTTP server of a process: parts register their routes on it. Health and metrics
+// are open; every other route authenticates in its own plugin's hook.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { httpStatusOf } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<boolean> | boolean;
+}
+
+export function createHttpServer(opts: {
+  logger: Logger;
+  metrics: Metrics;
+  bodyLimit: number;
+  readiness: ReadinessCheck[];
+}): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: opts.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    bodyLimit: opts.bodyLimit,
+    genReqId: () => randomUUID(),
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  });
+
+  app.setErrorHandler((err: Error, req, reply) => {
+    const status = httpStatusOf(err);
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    const retryAfter = status === 429 || status === 503 ? '1' : undefined;
+    if (retryAfter) void reply.header('retry-after', retryAfter);
+    const code = (err as { code?: string }).code ?? 'GW_ERR_INTERNAL';
+    const message = status >= 500 && !code.startsWith('GW_ERR_') ? 'internal error' : err.message;
+    return reply.status(status).send({ error: code, message, statusCode: status, requestId: req.id });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .status(404)
+      .send({ error: 'GW_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url}`, statusCode: 404 }),
+  );
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const checks: Record<string, boolean> = {};
+    for (const r of opts.readiness) {
+      try {
+        checks[r.name] = await r.check();
+      } catch {
+        checks[r.name] = false;
+      }
+    }
+    const ready = Object.values(checks).every(Boolean);
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    return reply
+      .header('content-type', opts.metrics.registry.contentType)
+      .send(await opts.metrics.registry.metrics());
+  });
+  return app;
+}

@@ -1,0 +1,199 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { generateDemoCity } from '../config/demo-city.ts';
+import { validateConfig } from '../config/load.ts';
+import { OrgTree } from '../config/org-tree.ts';
+import type { WindowSpecConfig } from '../config/schema.ts';
+import type { LoggedEvent } from '../ingest/envelope.ts';
+import { WindowOperator } from './window-operator.ts';
+import type { WindowResult } from './window-result.ts';
+
+const org = new OrgTree(
+  generateDemoCity({
+    ...validateConfig({}).org.demo,
+    districts: 1,
+    streetsPerDistrict: 1,
+    communitiesPerStreet: 1,
+    gridsPerCommunity: 3,
+  }),
+);
+const GRIDS = [...org.allNodes('grid')].map((g) => g.id);
+const SPEC: WindowSpecConfig = {
+  name: 'w',
+  source: 'sensor',
+  type: 'tumbling',
+  size: 60_000,
+  outOfOrder: 10_000,
+  allowedLateness: 60_000,
+  idleTimeout: 5_000,
+};
+const T0 = Date.parse('2026-11-22T00:00:00Z');
+
+function harness(spec: WindowSpecConfig = SPEC, maxOpen = 1_000_000) {
+  const results: WindowResult[] = [];
+  const late: LoggedEvent[] = [];
+  let limitHits = 0;
+  const op = new WindowOperator(
+    spec,
+    org,
+    { result: (r) => results.push(r), late: (e) => late.push(e), stateLimit: () => limitHits++ },
+    maxOpen,
+  );
+  return { op, results, late, limits: () => limitHits };
+}
+
+let seq = 0;
+const ev = (ts: number, value = 1, grid = GRIDS[0]!, kind = 'gas_ppm'): LoggedEvent => ({
+  id: `e${++seq}`,
+  seq,
+  source: 'sensor',
+  kind,
+  ts,
+  grid,
+  value,
+  receivedAt: 0,
+});
+
+/** The last stored version of each window, as ReplacingMergeTree(version) keeps it. */
+function stored(results: WindowResult[]): Map<string, WindowResult> {
+  const m = new Map<string, WindowResult>();
+  for (const r of results) {
+    const k = `${r.key}|${r.kind}|${r.start}`;
+    const cur = m.get(k);
+    if (!cur || r.version >= cur.version) m.set(k, r);
+  }
+  return m;
+}
+
+describe('WindowOperator (tumbling)', () => {
+  it('fires a window once the watermark passes its end, with count/sum/min/max/mean', () => {
+    const { op, results } = harness();
+    op.process(ev(T0 + 1000, 5), 0);
+    op.process(ev(T0 + 2000, 1), 0);
+    op.process(ev(T0 + 30_000, 9), 0);
+    expect(results).toHaveLength(0);
+    op.process(ev(T0 + 70_000, 2), 0); // watermark T0+60s: the first minute closes
+    expect(results).toEqual([
+      expect.objectContaining({
+        start: T0,
+        end: T0 + 60_000,
+        count: 3,
+        sum: 15,
+        min: 1,
+        max: 9,
+        mean: 5,
+        final: true,
+      }),
+    ]);
+  });
+
+  it('takes out-of-order events within the bound, late firings within allowed lateness, and side-outputs the rest', () => {
+    const { op, results, late } = harness();
+    op.process(ev(T0 + 1000), 0);
+    op.process(ev(T0 + 75_000), 0); // wm = T0+65s: minute 0 fires with 1
+    op.process(ev(T0 + 59_000), 0); // late, within lateness: late firing with 2
+    expect(results.map((r) => [r.start, r.count, r.final])).toEqual([
+      [T0, 1, true],
+      [T0, 2, true],
+    ]);
+    expect(results[1]!.version).toBeGreaterThan(results[0]!.version);
+    op.process(ev(T0 + 200_000), 0); // wm = T0+190s ≥ end + lateness: minute 0 purged
+    op.process(ev(T0 + 10_000), 0);
+    expect(late.map((e) => e.ts)).toEqual([T0 + 10_000]);
+  });
+
+  it('advances an idle watermark by processing time so quiet sensors still close', () => {
+    const { op, results } = harness();
+    op.process(ev(T0 + 1000), 1_000_000);
+    op.tick(1_000_000 + 4_000);
+    expect(results).toHaveLength(0);
+    op.tick(1_000_000 + 5_000 + 69_000); // idle 5s, then 69s of processing time: wm = T0+60s
+    expect(results).toHaveLength(1);
+  });
+
+  it('emits provisional updates only for windows that changed, and a final supersedes them', () => {
+    const { op, results } = harness();
+    op.process(ev(T0 + 1000), 0);
+    op.emitUpdates();
+    op.emitUpdates();
+    expect(results.filter((r) => !r.final)).toHaveLength(1);
+    op.process(ev(T0 + 80_000), 0);
+    const final = results.find((r) => r.final && r.start === T0)!;
+    expect(final.version).toBeGreaterThan(results[0]!.version);
+  });
+
+  it('sheds the oldest windows past the state limit and reports it', () => {
+    const { op, results, limits } = harness(SPEC, 100);
+    for (let i = 0; i < 150; i++) op.process(ev(T0 + i, 1, GRIDS[i % 3]!, `kind${i}`), 0); // 150 keys, one minute
+    expect(op.openWindows).toBeLessThanOrEqual(100);
+    expect(limits()).toBeGreaterThan(0);
+    expect(results.length).toBeGreaterThan(0);
+  });
+
+  it('gives the same stored results whatever the arrival order within the bound, and across snapshot/restore', () => {
+    const eventsArb = fc.array(
+      fc.record({
+        dt: fc.integer({ min: 0, max: 600_000 }),
+        v: fc.integer({ min: -50, max: 50 }),
+        g: fc.integer({ min: 0, max: 2 }),
+        k: fc.constantFrom('a', 'b'),
+      }),
+      { minLength: 1, maxLength: 200 },
+    );
+    fc.assert(
+      fc.property(
+        eventsArb,
+        fc.integer({ min: 0, max: 199 }),
+        fc.integer({ min: 0, max: 10_000 }),
+        (raw, cut, seed) => {
+          // Time-ordered events, then each displaced by < outOfOrder: no event is ever late.
+          const sorted = raw.map((r) => ({ ...r })).sort((a, b) => a.dt - b.dt);
+          const events = sorted.map((r) => ev(T0 + r.dt, r.v, GRIDS[r.g]!, r.k));
+          const jittered = [...events].sort(
+            (a, b) => a.ts + ((a.seq * 7919 + seed) % 9_000) - (b.ts + ((b.seq * 7919 + seed) % 9_000)),
+          );
+          const flush = ev(T0 + 10_000_000, 0, GRIDS[0]!, 'flush');
+
+          const a = harness();
+          for (const e of events) a.op.process(e, 0);
+          a.op.process(flush, 0);
+
+          const b = harness();
+          const at = Math.min(cut, jittered.length);
+          for (const e of jittered.slice(0, at)) b.op.process(e, 0);
+          const c = harness();
+          c.op.restore(JSON.parse(JSON.stringify(b.op.snapshot())));
+          for (const e of jittered.slice(at)) c.op.process(e, 0);
+          c.op.process(flush, 0);
+
+          const strip = (m: Map<string, WindowResult>) =>
+            [...m.entries()]
+              .filter(([k]) => !k.includes('|flush|'))
+              .map(([k, r]) => [k, r.count, r.sum, r.min, r.max])
+              .sort();
+          const expected = strip(stored(a.results));
+          // Brute force: group the raw events by (grid, kind, minute).
+          const oracle = new Map<string, number[]>();
+          for (const e of events) {
+            const k = `${e.grid}|${e.kind}|${e.ts - (e.ts % 60_000)}`;
+            oracle.set(k, [...(oracle.get(k) ?? []), e.value]);
+          }
+          expect(expected).toEqual(
+            [...oracle.entries()]
+              .map(([k, vs]) => [
+                k,
+                vs.length,
+                vs.reduce((x, y) => x + y, 0),
+                Math.min(...vs),
+                Math.max(...vs),
+              ])
+              .sort(),
+          );
+          expect(strip(stored([...b.results, ...c.results]))).toEqual(expected);
+          expect(a.late.length + b.late.length + c.late.length).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
