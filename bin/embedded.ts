@@ -29,6 +29,8 @@ export interface Gridwatch {
   /** For operations and tests: the store this process writes to. */
   store: Store;
   metrics: Metrics;
+  /** Waits until everything accepted so far is windowed and its results are stored. */
+  drain(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -117,6 +119,11 @@ export async function startEmbedded(
     log,
     store,
     metrics,
+    async drain() {
+      await eventLog.flushPending();
+      await bus.idle();
+      await windows.checkpoint();
+    },
     async close() {
       closing = true;
       sim.abort();

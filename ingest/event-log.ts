@@ -141,18 +141,20 @@ export class EventLog {
           continue;
         }
         inBatch.add(key);
-        const logged: LoggedEvent = { ...event, seq: ++this.seq, receivedAt: now };
-        t.rows.push({
-          ...row,
-          seq: logged.seq,
-          id: event.id,
-          ts: event.ts,
-          received_at: now,
-          grid: event.grid,
-          kind: event.kind,
-          value: event.value,
-          device: event.device ?? '',
-        });
+        // Hot path: the envelope and row are ours, so they are completed in place (object
+        // spread costs ~20x a property write on this V8).
+        const logged = event as LoggedEvent;
+        logged.seq = ++this.seq;
+        logged.receivedAt = now;
+        row.seq = logged.seq;
+        row.id = event.id;
+        row.ts = event.ts;
+        row.received_at = now;
+        row.grid = event.grid;
+        row.kind = event.kind;
+        row.value = event.value;
+        row.device = event.device ?? '';
+        t.rows.push(row);
         t.events.push(logged);
         t.keys.push(key);
         st.push('accepted');
@@ -212,13 +214,19 @@ export class EventLog {
     });
   }
 
-  /** Commits what is pending, then refuses further appends. */
-  async close(): Promise<void> {
-    this.closed = true;
+  /** Resolves once every append made so far is committed (or failed). */
+  async flushPending(): Promise<void> {
     clearTimeout(this.timer);
+    this.timer = undefined;
     while (this.flushing || this.pending.length > 0) {
       if (this.flushing) await this.flushing;
       else this.flushing = this.flush();
     }
+  }
+
+  /** Commits what is pending, then refuses further appends. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flushPending();
   }
 }

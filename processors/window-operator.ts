@@ -51,6 +51,8 @@ export class WindowOperator {
   private readonly byEnd = new Map<number, Acc[]>();
   private maxTs = Number.NEGATIVE_INFINITY;
   private wm = Number.NEGATIVE_INFINITY;
+  /** Windows ending at or before this have fired. */
+  private firedThrough = Number.NEGATIVE_INFINITY;
   private lastEventWall = 0;
 
   constructor(
@@ -86,7 +88,7 @@ export class WindowOperator {
         this.out.late(e, this.wm);
         continue;
       }
-      const id = `${start}\u0001${key}\u0001${e.kind}`;
+      const id = windowId(start, key, e.kind);
       let acc = this.open.get(id);
       if (!acc) {
         acc = {
@@ -113,7 +115,10 @@ export class WindowOperator {
       if (e.value > acc.max) acc.max = e.value;
       if (e.seq > acc.maxSeq) acc.maxSeq = e.seq;
       acc.dirty = true;
-      if (acc.fired) this.emit(acc, true); // a late firing corrects the stored result
+      if (end <= this.wm) {
+        acc.fired = true;
+        this.emit(acc, true); // a late firing corrects the stored result
+      }
     }
     if (e.ts > this.maxTs) {
       this.maxTs = e.ts;
@@ -138,19 +143,23 @@ export class WindowOperator {
   private advanceTo(wm: number): void {
     if (wm <= this.wm) return;
     this.wm = wm;
-    const due = [...this.byEnd.keys()].filter((end) => end <= wm).sort((a, b) => a - b);
-    for (const end of due) {
-      const list = this.byEnd.get(end)!;
-      const purge = end + this.latenessMs <= wm;
-      for (const acc of list) {
-        if (!acc.fired) {
-          acc.fired = true;
-          this.emit(acc, true);
+    // Each window is visited twice in its life: once to fire, once to purge.
+    const horizon = wm - this.latenessMs;
+    for (const [end, list] of this.byEnd) {
+      if (end > this.firedThrough && end <= wm) {
+        for (const acc of list) {
+          if (!acc.fired) {
+            acc.fired = true;
+            this.emit(acc, true);
+          }
         }
-        if (purge) this.open.delete(`${acc.start}\u0001${acc.key}\u0001${acc.kind}`);
       }
-      if (purge) this.byEnd.delete(end);
+      if (end <= horizon) {
+        for (const acc of list) this.open.delete(windowId(acc.start, acc.key, acc.kind));
+        this.byEnd.delete(end);
+      }
     }
+    if (wm > this.firedThrough) this.firedThrough = wm;
   }
 
   /** Over the state limit: fire and purge the windows that end first (documented policy). */
@@ -161,7 +170,7 @@ export class WindowOperator {
       if (this.open.size <= this.maxOpenWindows * 0.9) break;
       for (const acc of this.byEnd.get(end)!) {
         if (!acc.fired) this.emit(acc, true);
-        this.open.delete(`${acc.start}\u0001${acc.key}\u0001${acc.kind}`);
+        this.open.delete(windowId(acc.start, acc.key, acc.kind));
       }
       this.byEnd.delete(end);
     }
@@ -200,6 +209,7 @@ export class WindowOperator {
     this.byEnd.clear();
     this.maxTs = s.maxTs ?? Number.NEGATIVE_INFINITY;
     this.wm = s.watermark ?? Number.NEGATIVE_INFINITY;
+    this.firedThrough = this.wm;
     for (const [start, end, key, kind, count, sum, min, max, maxSeq, fired] of s.windows) {
       const acc: Acc = {
         start,
@@ -214,10 +224,14 @@ export class WindowOperator {
         fired: fired === 1,
         dirty: false,
       };
-      this.open.set(`${start}\u0001${key}\u0001${kind}`, acc);
+      this.open.set(windowId(start, key, kind), acc);
       const list = this.byEnd.get(end);
       if (list) list.push(acc);
       else this.byEnd.set(end, [acc]);
     }
   }
+}
+
+function windowId(start: number, key: string, kind: string): string {
+  return `${start}\u0001${key}\u0001${kind}`;
 }
