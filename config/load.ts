@@ -57,7 +57,8 @@ export function loadConfig(opts: LoadOptions = {}): GridwatchConfig {
 }
 
 export function validateConfig(raw: unknown): GridwatchConfig {
-  const value = Value.Default(ConfigSchema, structuredClone(raw));
+  // Defaults first, then conversion, so `port: ${PORT}` (a string after interpolation) is a number.
+  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, structuredClone(raw)));
   const problems: string[] = [];
   for (const err of checker.Errors(value)) {
     // Report each path once: the first (most specific) message is the useful one.
@@ -132,7 +133,9 @@ function interpolateEnv(v: unknown, env: NodeJS.ProcessEnv, path: string[]): unk
     return v.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_, name: string) => {
       const val = env[name];
       if (val === undefined) {
-        throw new GwErrors.CONFIG_INVALID(`  - ${path.join('.')}: environment variable ${name} is not set`);
+        throw new GwErrors.CONFIG_INVALID(
+          `  - ${path.join('.').replaceAll('.[', '[')}: environment variable ${name} is not set`,
+        );
       }
       return val;
     });

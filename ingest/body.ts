@@ -32,7 +32,7 @@ export function parseNdjsonBody(text: string): ParsedBody {
       records.push(JSON.parse(line));
     } catch (e) {
       lineErrors.push({
-        index: records.length + lineErrors.length,
+        index: records.length,
         raw: line,
         reason: `not valid JSON: ${(e as Error).message}`,
       });

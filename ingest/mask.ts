@@ -2,7 +2,8 @@
 // three and last four digits, ID-card numbers their region code and last four.
 const MOBILE = /(?<!\d)(?:\+?86[-\s]?)?(1[3-9]\d)[-\s]?(\d{4})[-\s]?(\d{4})(?!\d)/g;
 const ID_CARD = /(?<![\dA-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![\dA-Za-z])/g;
-const LANDLINE = /(?<!\d)(0\d{2,3})[-\s]?(\d{3,4})(\d{4})(?!\d)/g;
+// Area code optionally in parentheses; groups separated by a dash or a space, or not at all.
+const LANDLINE = /(?<![\d(])\(?(0\d{2,3})\)?[-\s]?(\d{3,4})[-\s]?(\d{4})(?!\d)/g;
 
 export function maskPhone(phone: string): string {
   const digits = phone.replace(/\D/g, '');

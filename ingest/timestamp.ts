@@ -20,7 +20,14 @@ export function parseEventTime(v: unknown, minMs: number, maxMs: number): Timest
       };
     }
     ms = Date.parse(v.replace(' ', 'T'));
-    if (Number.isNaN(ms)) return { ok: false, code: 'invalid_timestamp', reason: 'not a real calendar time' };
+    // Date.parse rolls 2026-02-30 over to March 2: check the day exists in its month.
+    const y = Number(v.slice(0, 4));
+    const m = Number(v.slice(5, 7));
+    const d = Number(v.slice(8, 10));
+    const probe = new Date(Date.UTC(y, m - 1, d));
+    if (Number.isNaN(ms) || probe.getUTCMonth() !== m - 1 || probe.getUTCDate() !== d) {
+      return { ok: false, code: 'invalid_timestamp', reason: 'not a real calendar time' };
+    }
   } else {
     return { ok: false, code: 'invalid_type', reason: 'expected an ISO-8601 string or epoch ms' };
   }
