@@ -35,7 +35,7 @@ describe('gridwatch check-config', () => {
     expect(r.stderr).not.toContain('GW_ERR');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`${r.file}: ok (`);
-    expect(r.stdout).toMatch(/ok \(\d+ org nodes, 8 grids, \d+ devices, 3 window specs\)/);
+    expect(r.stdout).toMatch(/ok \(\d+ org nodes, 8 grids, \d+ devices, 4 window specs\)/);
   });
 
   it('exits 1 naming the bad key, without a stack trace', () => {

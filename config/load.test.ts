@@ -46,7 +46,8 @@ describe('defaults', () => {
     expect(c.ingest.maxFuture).toBe('10m');
     expect(c.ingest.dedupWindow).toBe('2h');
     expect(c.ingest.minTimestamp).toBe('2000-01-01T00:00:00Z');
-    expect(c.windows.map((w) => w.name)).toEqual(['sensor_1m', 'video_1m', 'hotline_15m']);
+    expect(c.windows.map((w) => w.name)).toEqual(['sensor_1m', 'video_5m', 'hotline_1h', 'hotline_24h']);
+    expect(c.windows.map((w) => w.type)).toEqual(['tumbling', 'hopping', 'hopping', 'tumbling']);
     expect(c.windows[0]!.type).toBe('tumbling');
     expect(c.processor.maxOpenWindows).toBe(2_000_000);
     expect(c.org.file).toBeUndefined();
@@ -102,9 +103,15 @@ describe('YAML files', () => {
         source: 'sensor',
         type: 'tumbling',
         size: '5m',
+        offset: '0s',
+        levels: ['grid'],
+        byKind: true,
+        aggregates: [],
+        timeMode: 'event',
         outOfOrder: '10s',
         allowedLateness: '2m',
         idleTimeout: '30s',
+        updates: '5s',
       },
     ]);
   });
@@ -395,5 +402,39 @@ describe('environment interpolation (regressions)', () => {
     writeFileSync(file, 'server:\n  port: ${GW_TEST_PORT}\n');
     expect(loadConfig({ file, env: { GW_TEST_PORT: '9123' } }).server.port).toBe(9123);
     expect(() => loadConfig({ file, env: { GW_TEST_PORT: 'eighty' } })).toThrow(/server\.port = "eighty"/);
+  });
+});
+
+describe('window specs', () => {
+  const spec = (w: Record<string, unknown>) => () =>
+    validateConfig({ windows: [{ name: 'w', source: 'sensor', ...w }] });
+
+  it('accepts hopping windows whose step divides the size, and session windows with a gap', () => {
+    expect(spec({ type: 'hopping', size: '5m', advance: '1m' })().windows[0]).toMatchObject({
+      type: 'hopping',
+      advance: '1m',
+    });
+    expect(spec({ type: 'session', gap: '10m' })().windows[0]).toMatchObject({ type: 'session', gap: '10m' });
+  });
+
+  it('names what is wrong with a window spec', () => {
+    expect(spec({ type: 'hopping', size: '5m' })).toThrow(
+      'windows[0].advance: a hopping window needs an advance of at least 1s',
+    );
+    expect(spec({ type: 'hopping', size: '5m', advance: '2m' })).toThrow(
+      'windows[0].advance = "2m": expected a step that divides size (5m)',
+    );
+    expect(spec({ type: 'hopping', size: '5m', advance: '5m' })).toThrow(
+      'expected a step that divides size (5m) and is shorter',
+    );
+    expect(spec({ type: 'session' })).toThrow('windows[0].gap: a session window needs a gap of at least 1s');
+    expect(spec({ advance: '1m' })).toThrow('windows[0].advance: only hopping windows take an advance');
+    expect(spec({ levels: ['grid', 'planet'] })).toThrow(
+      /windows\[0\]\.levels\[1\] = "planet": expected one of city, district, street, community, grid/,
+    );
+    expect(spec({ aggregates: ['median'] })).toThrow(
+      /windows\[0\]\.aggregates\[0\] = "median": expected one of quantiles, distinct, last, kinds/,
+    );
+    expect(spec({ updates: 'sometimes' })).toThrow(/windows\[0\]\.updates = "sometimes"/);
   });
 });

@@ -76,15 +76,27 @@ function semanticProblems(c: GridwatchConfig): string[] {
   const out: string[] = [];
   const names = new Set<string>();
   c.windows.forEach((w, i) => {
-    if (names.has(w.name))
-      out.push(`windows[${i}].name = "${w.name}": expected a unique name, it is used twice`);
+    const at = `windows[${i}]`;
+    if (names.has(w.name)) out.push(`${at}.name = "${w.name}": expected a unique name, it is used twice`);
     names.add(w.name);
-    for (const k of ['size', 'outOfOrder', 'allowedLateness', 'idleTimeout'] as const) {
-      if (parseDuration(w[k]) === undefined)
-        out.push(`windows[${i}].${k} = ${JSON.stringify(w[k])}: expected a duration`);
+    const size = parseDuration(w.size) ?? 0;
+    if (size < 1000) out.push(`${at}.size = ${JSON.stringify(w.size)}: expected at least 1s`);
+    if (w.type === 'hopping') {
+      const adv = w.advance === undefined ? undefined : parseDuration(w.advance);
+      if (adv === undefined || adv < 1000)
+        out.push(`${at}.advance: a hopping window needs an advance of at least 1s`);
+      else if (adv >= size || size % adv !== 0) {
+        out.push(
+          `${at}.advance = ${JSON.stringify(w.advance)}: expected a step that divides size (${w.size}) and is shorter`,
+        );
+      }
     }
-    if ((parseDuration(w.size) ?? 0) < 1000)
-      out.push(`windows[${i}].size = ${JSON.stringify(w.size)}: expected at least 1s`);
+    if (w.type === 'session' && (w.gap === undefined || (parseDuration(w.gap) ?? 0) < 1000)) {
+      out.push(`${at}.gap: a session window needs a gap of at least 1s`);
+    }
+    if (w.type !== 'hopping' && w.advance !== undefined)
+      out.push(`${at}.advance: only hopping windows take an advance`);
+    if (w.type !== 'session' && w.gap !== undefined) out.push(`${at}.gap: only session windows take a gap`);
   });
   for (const [name, m] of Object.entries(c.sensors.metrics)) {
     if (!(m.min < m.max))

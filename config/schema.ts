@@ -2,9 +2,9 @@
 // a file (YAML) overrides keys, and GRIDWATCH_* environment variables override the file.
 import { type Static, Type as T } from '@sinclair/typebox';
 
-const Duration = (def: string, description: string) =>
+const Duration = (def: string | undefined, description: string) =>
   T.Union([T.String({ pattern: '^\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)$' }), T.Integer({ minimum: 0 })], {
-    default: def,
+    ...(def === undefined ? {} : { default: def }),
     description: `${description} (e.g. "30s", "5m", or milliseconds)`,
   });
 
@@ -45,15 +45,42 @@ const WindowSpec = T.Object(
   {
     name: T.String({ pattern: '^[a-z][a-z0-9_]{0,31}$' }),
     source: Source,
-    type: T.Literal('tumbling', { default: 'tumbling' }),
-    size: Duration('1m', 'window length'),
+    kinds: T.Optional(
+      T.Array(T.String({ minLength: 1, maxLength: 64 }), { minItems: 1, description: 'only these kinds' }),
+    ),
+    type: T.Union([T.Literal('tumbling'), T.Literal('hopping'), T.Literal('session')], {
+      default: 'tumbling',
+    }),
+    size: Duration('1m', 'window length (tumbling, hopping)'),
+    advance: T.Optional(Duration(undefined, 'hopping step: a new window starts this often')),
+    gap: T.Optional(Duration(undefined, 'session gap: a session closes after this long without events')),
+    offset: Duration(
+      '0s',
+      'shifts window boundaries from the epoch (e.g. "16h" aligns 24h windows to UTC+8 midnight)',
+    ),
+    levels: T.Array(LevelT, {
+      default: ['grid'],
+      minItems: 1,
+      uniqueItems: true,
+      description: 'org levels to key windows by; grid results roll up into the others',
+    }),
+    byKind: T.Boolean({ default: true, description: 'one window per kind; false: all kinds together' }),
+    aggregates: T.Array(T.Union(['quantiles', 'distinct', 'last', 'kinds'].map((a) => T.Literal(a))), {
+      default: [],
+      uniqueItems: true,
+      description: 'beyond count, sum, min, max, mean, variance and the change versus the previous window',
+    }),
+    timeMode: T.Union([T.Literal('event'), T.Literal('processing')], { default: 'event' }),
     outOfOrder: Duration('10s', 'allowed out-of-orderness: watermark = max event time - this'),
     allowedLateness: Duration(
       '2m',
       'how long after the watermark passes a window it still takes late events',
     ),
-    idleTimeout: Duration('30s', 'with no events for this long, the watermark advances by processing time'),
-    keyLevel: T.Optional(LevelT),
+    idleTimeout: Duration('30s', 'an input partition silent this long no longer holds the watermark back'),
+    updates: T.Union([T.Literal('off'), Duration('5s', 'emit-on-update interval')], {
+      default: '5s',
+      description: 'how often open windows emit provisional results ("off" for final only)',
+    }),
   },
   { additionalProperties: false },
 );
@@ -191,32 +218,53 @@ export const ConfigSchema = T.Object(
           name: 'sensor_1m',
           source: 'sensor',
           size: '1m',
+          levels: ['grid', 'street', 'district', 'city'],
+          aggregates: ['quantiles', 'last', 'distinct'],
           outOfOrder: '10s',
           allowedLateness: '2m',
           idleTimeout: '30s',
         },
         {
-          name: 'video_1m',
+          name: 'video_5m',
           source: 'video',
-          size: '1m',
+          type: 'hopping',
+          size: '5m',
+          advance: '1m',
+          levels: ['grid', 'district', 'city'],
+          aggregates: ['distinct'],
           outOfOrder: '30s',
           allowedLateness: '5m',
           idleTimeout: '30s',
         },
         {
-          name: 'hotline_15m',
+          name: 'hotline_1h',
           source: 'hotline',
-          size: '15m',
+          type: 'hopping',
+          size: '1h',
+          advance: '15m',
+          levels: ['grid', 'community', 'street', 'district', 'city'],
           outOfOrder: '1m',
           allowedLateness: '1h',
           idleTimeout: '1m',
+        },
+        {
+          name: 'hotline_24h',
+          source: 'hotline',
+          size: '24h',
+          offset: '16h',
+          byKind: false,
+          levels: ['grid', 'community', 'street', 'district', 'city'],
+          aggregates: ['kinds'],
+          outOfOrder: '1m',
+          allowedLateness: '6h',
+          idleTimeout: '5m',
+          updates: '1m',
         },
       ],
     }),
     processor: T.Object(
       {
         checkpointInterval: Duration('5s', 'how often window state is flushed and checkpointed'),
-        updateInterval: Duration('5s', 'how often open windows are written as provisional results'),
         maxOpenWindows: T.Integer({ minimum: 100, default: 2_000_000 }),
         maxLagRecords: T.Integer({
           minimum: 1,

@@ -21,6 +21,8 @@ export interface LoggedEvent extends GovEvent {
   seq: number;
   /** Wall-clock time the log accepted it, epoch ms. */
   receivedAt: number;
+  /** Input partition it was read from (Kafka partition; absent in embedded mode). */
+  partition?: number;
 }
 
 /** The stored row of a source's raw table: the envelope plus the source's own fields. */

@@ -5,7 +5,7 @@ import { validateConfig } from '../config/load.ts';
 import { OrgTree } from '../config/org-tree.ts';
 import type { WindowSpecConfig } from '../config/schema.ts';
 import type { LoggedEvent } from '../ingest/envelope.ts';
-import { WindowOperator } from './window-operator.ts';
+import { AlignedWindowOperator } from './window-operator.ts';
 import type { WindowResult } from './window-result.ts';
 
 const org = new OrgTree(
@@ -18,22 +18,26 @@ const org = new OrgTree(
   }),
 );
 const GRIDS = [...org.allNodes('grid')].map((g) => g.id);
-const SPEC: WindowSpecConfig = {
-  name: 'w',
-  source: 'sensor',
-  type: 'tumbling',
-  size: 60_000,
-  outOfOrder: 10_000,
-  allowedLateness: 60_000,
-  idleTimeout: 5_000,
-};
+const SPEC: WindowSpecConfig = validateConfig({
+  windows: [
+    {
+      name: 'w',
+      source: 'sensor',
+      size: 60_000,
+      outOfOrder: 10_000,
+      allowedLateness: 60_000,
+      idleTimeout: 5_000,
+      updates: 'off',
+    },
+  ],
+}).windows[0]!;
 const T0 = Date.parse('2026-11-22T00:00:00Z');
 
 function harness(spec: WindowSpecConfig = SPEC, maxOpen = 1_000_000) {
   const results: WindowResult[] = [];
   const late: LoggedEvent[] = [];
   let limitHits = 0;
-  const op = new WindowOperator(
+  const op = new AlignedWindowOperator(
     spec,
     org,
     { result: (r) => results.push(r), late: (e) => late.push(e), stateLimit: () => limitHits++ },
@@ -162,7 +166,7 @@ describe('WindowOperator (tumbling)', () => {
           const at = Math.min(cut, jittered.length);
           for (const e of jittered.slice(0, at)) b.op.process(e, 0);
           const c = harness();
-          c.op.restore(JSON.parse(JSON.stringify(b.op.snapshot())));
+          c.op.restore(JSON.parse(JSON.stringify(b.op.snapshot())), 0);
           for (const e of jittered.slice(at)) c.op.process(e, 0);
           c.op.process(flush, 0);
 

@@ -1,30 +1,18 @@
-// An event-time window operator for one window spec. The watermark is the highest event time
-// seen minus the allowed out-of-orderness; a window fires (final) when the watermark passes its
-// end, takes late events (late firings) until the watermark passes end + allowedLateness, and
-// is then purged; later events go to the late-events side output. With no events for
-// idleTimeout, the watermark advances with processing time so quiet keys still close.
+// Event-time window operators: one per window spec. This file holds the common surface and the
+// operator for aligned windows (tumbling, hopping); sessions live in session-operator.ts.
+//
+// Aligned windows keep grid-level accumulators only. Roll-ups to street, district, city ...
+// are merged from them when a window fires (and on updates and late firings), so an event
+// costs the same whatever the number of levels, and a district's window is exactly the merge
+// of its grids'.
 import type { OrgTree } from '../config/org-tree.ts';
 import type { Level, SourceName, WindowSpecConfig } from '../config/schema.ts';
 import type { LoggedEvent } from '../ingest/envelope.ts';
 import { durationMs } from '../platform/duration.ts';
-import type { WindowAssigner } from './window-assigner.ts';
-import { TumblingAssigner } from './window-assigner.ts';
+import { Accumulator, type AccumulatorState, type AggregateOptions, aggregateOptions } from './aggregates.ts';
+import { type WatermarkState, WatermarkTracker } from './watermark.ts';
+import { AlignedAssigner } from './window-assigner.ts';
 import type { WindowResult } from './window-result.ts';
-
-/** One open window's running aggregate; arrays of these are what a snapshot holds. */
-interface Acc {
-  start: number;
-  end: number;
-  key: string;
-  kind: string;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  maxSeq: number;
-  fired: boolean;
-  dirty: boolean;
-}
 
 export interface OperatorOutput {
   result(r: WindowResult): void;
@@ -32,28 +20,132 @@ export interface OperatorOutput {
   stateLimit(): void;
 }
 
-export interface OperatorSnapshot {
-  maxTs: number;
-  watermark: number;
-  windows: [number, number, string, string, number, number, number, number, number, 0 | 1][];
-}
-
-export class WindowOperator {
+export interface WindowOperator {
   readonly name: string;
   readonly source: SourceName;
-  private readonly level: Level;
-  private readonly assigner: WindowAssigner;
-  private readonly outOfOrderMs: number;
-  private readonly latenessMs: number;
-  private readonly idleMs: number;
-  private readonly open = new Map<string, Acc>();
-  /** Open windows grouped by end time, so firing and purging touch only what is due. */
-  private readonly byEnd = new Map<number, Acc[]>();
-  private maxTs = Number.NEGATIVE_INFINITY;
+  readonly watermark: number;
+  readonly openWindows: number;
+  process(e: LoggedEvent, wall: number): void;
+  /** Timer: idle advancement, processing-time windows, throttled updates. */
+  tick(wall: number): void;
+  snapshot(): unknown;
+  restore(state: unknown, wall: number): void;
+}
+
+export const ALL_KINDS = '*';
+
+/** What every operator derives from its spec. */
+export class SpecParams {
+  readonly name: string;
+  readonly source: SourceName;
+  readonly kinds: ReadonlySet<string> | undefined;
+  readonly byKind: boolean;
+  readonly levels: readonly Level[];
+  readonly agg: AggregateOptions;
+  readonly processingTime: boolean;
+  readonly outOfOrderMs: number;
+  readonly latenessMs: number;
+  readonly idleMs: number;
+  readonly updateMs: number | undefined;
+
+  constructor(spec: WindowSpecConfig) {
+    this.name = spec.name;
+    this.source = spec.source;
+    this.kinds = spec.kinds ? new Set(spec.kinds) : undefined;
+    this.byKind = spec.byKind ?? true;
+    this.levels = spec.levels ?? ['grid'];
+    this.agg = aggregateOptions(spec.aggregates);
+    this.processingTime = spec.timeMode === 'processing';
+    this.outOfOrderMs = this.processingTime ? 0 : durationMs(spec.outOfOrder);
+    this.latenessMs = durationMs(spec.allowedLateness);
+    this.idleMs = durationMs(spec.idleTimeout);
+    this.updateMs =
+      spec.updates === 'off' || spec.updates === undefined ? undefined : durationMs(spec.updates);
+  }
+
+  /** The event's time in this spec's time mode. */
+  time(e: LoggedEvent): number {
+    return this.processingTime ? e.receivedAt : e.ts;
+  }
+
+  accepts(e: LoggedEvent): boolean {
+    return e.source === this.source && (this.kinds === undefined || this.kinds.has(e.kind));
+  }
+}
+
+export function toResult(
+  p: SpecParams,
+  level: Level,
+  key: string,
+  kind: string,
+  start: number,
+  end: number,
+  a: Accumulator,
+  final: boolean,
+  /** The previous window's result (final results only); undefined: it had no events. */
+  prev: { count: number; mean: number } | undefined,
+): WindowResult {
+  return {
+    window: p.name,
+    level,
+    key,
+    source: p.source,
+    kind,
+    start,
+    end,
+    count: a.count,
+    sum: a.sum,
+    min: a.min,
+    max: a.max,
+    mean: a.mean,
+    variance: a.variance,
+    p50: a.quantile(0.5),
+    p90: a.quantile(0.9),
+    p99: a.quantile(0.99),
+    distinct: a.devices ? a.devices.size : null,
+    last: p.agg.last ? a.lastValue : null,
+    deltaCount: final ? a.count - (prev?.count ?? 0) : null,
+    deltaMean: final && prev ? a.mean - prev.mean : null,
+    kinds: a.kinds ? Object.fromEntries(a.kinds) : null,
+    final,
+    version: a.maxSeq * 2 + (final ? 1 : 0),
+  };
+}
+
+/** All windows with one start: grid → kind → accumulator. */
+interface Bucket {
+  start: number;
+  end: number;
+  fired: boolean;
+  grids: Map<string, Map<string, Accumulator>>;
+  /** Final roll-up results, for the next window's change. */
+  rollups: Map<string, { count: number; mean: number }>;
+  size: number;
+}
+
+interface AlignedSnapshot {
+  watermark: WatermarkState;
+  shedFloor: number | null;
+  lastUpdate: number;
+  buckets: [number, boolean, [string, string, AccumulatorState][], [string, number, number][]][];
+  prev: [string, number, number, number][];
+}
+
+export class AlignedWindowOperator implements WindowOperator {
+  readonly name: string;
+  readonly source: SourceName;
+  private readonly p: SpecParams;
+  private readonly assigner: AlignedAssigner;
+  private readonly wmTracker: WatermarkTracker;
+  private readonly buckets = new Map<number, Bucket>();
+  /** Previous final result per level|key|kind, for the change versus the previous window. */
+  private readonly prev = new Map<string, { start: number; count: number; mean: number }>();
+  private readonly starts: number[] = [];
+  private open = 0;
   private wm = Number.NEGATIVE_INFINITY;
-  /** Windows ending at or before this have fired. */
-  private firedThrough = Number.NEGATIVE_INFINITY;
-  private lastEventWall = 0;
+  /** Windows ending at or before this were shed by the state limit: their events are late. */
+  private shedFloor = Number.NEGATIVE_INFINITY;
+  private lastUpdate = 0;
 
   constructor(
     spec: WindowSpecConfig,
@@ -61,13 +153,13 @@ export class WindowOperator {
     private readonly out: OperatorOutput,
     private readonly maxOpenWindows: number,
   ) {
-    this.name = spec.name;
-    this.source = spec.source;
-    this.level = spec.keyLevel ?? 'grid';
-    this.assigner = new TumblingAssigner(durationMs(spec.size));
-    this.outOfOrderMs = durationMs(spec.outOfOrder);
-    this.latenessMs = durationMs(spec.allowedLateness);
-    this.idleMs = durationMs(spec.idleTimeout);
+    this.p = new SpecParams(spec);
+    this.name = this.p.name;
+    this.source = this.p.source;
+    const size = durationMs(spec.size);
+    const step = spec.type === 'hopping' && spec.advance !== undefined ? durationMs(spec.advance) : size;
+    this.assigner = new AlignedAssigner(size, step, durationMs(spec.offset ?? 0));
+    this.wmTracker = new WatermarkTracker(this.p.outOfOrderMs, this.p.idleMs);
   }
 
   get watermark(): number {
@@ -75,163 +167,252 @@ export class WindowOperator {
   }
 
   get openWindows(): number {
-    return this.open.size;
+    return this.open;
   }
 
-  process(e: LoggedEvent, wallNow: number): void {
-    if (e.source !== this.source) return;
-    this.lastEventWall = wallNow;
-    const key = this.level === 'grid' ? e.grid : this.org.ancestorAt(e.grid, this.level);
-    if (key === undefined) return;
-    for (const [start, end] of this.assigner.assign(e.ts)) {
-      if (end + this.latenessMs <= this.wm) {
+  process(e: LoggedEvent, wall: number): void {
+    if (!this.p.accepts(e)) return;
+    const t = this.p.time(e);
+    const kind = this.p.byKind ? e.kind : ALL_KINDS;
+    const n = this.assigner.assign(t, this.starts);
+    for (let i = 0; i < n; i++) {
+      const start = this.starts[i]!;
+      const end = start + this.assigner.size;
+      if (end + this.p.latenessMs <= this.wm || end <= this.shedFloor) {
         this.out.late(e, this.wm);
         continue;
       }
-      const id = windowId(start, key, e.kind);
-      let acc = this.open.get(id);
+      let b = this.buckets.get(start);
+      if (!b) {
+        b = { start, end, fired: false, grids: new Map(), rollups: new Map(), size: 0 };
+        this.buckets.set(start, b);
+      }
+      let kinds = b.grids.get(e.grid);
+      if (!kinds) {
+        kinds = new Map();
+        b.grids.set(e.grid, kinds);
+      }
+      let acc = kinds.get(kind);
       if (!acc) {
-        acc = {
-          start,
-          end,
-          key,
-          kind: e.kind,
-          count: 0,
-          sum: 0,
-          min: e.value,
-          max: e.value,
-          maxSeq: 0,
-          fired: false,
-          dirty: false,
-        };
-        this.open.set(id, acc);
-        const list = this.byEnd.get(end);
-        if (list) list.push(acc);
-        else this.byEnd.set(end, [acc]);
+        acc = new Accumulator(this.p.agg);
+        kinds.set(kind, acc);
+        b.size++;
+        this.open++;
       }
-      acc.count++;
-      acc.sum += e.value;
-      if (e.value < acc.min) acc.min = e.value;
-      if (e.value > acc.max) acc.max = e.value;
-      if (e.seq > acc.maxSeq) acc.maxSeq = e.seq;
-      acc.dirty = true;
-      if (end <= this.wm) {
-        acc.fired = true;
-        this.emit(acc, true); // a late firing corrects the stored result
-      }
+      acc.add(e.value, t, e.seq, e.device, e.kind);
+      if (end <= this.wm) this.lateFiring(b, e.grid, kind, acc);
     }
-    if (e.ts > this.maxTs) {
-      this.maxTs = e.ts;
-      this.advanceTo(this.maxTs - this.outOfOrderMs);
-    }
-    if (this.open.size > this.maxOpenWindows) this.shed();
+    const wm = this.p.processingTime
+      ? this.wmTracker.force(wall)
+      : this.wmTracker.observe(e.partition ?? 0, t, wall);
+    if (wm > this.wm) this.advanceTo(wm);
+    if (this.open > this.maxOpenWindows) this.shed();
   }
 
-  /** Processing-time idle advancement: called on a timer. */
-  tick(wallNow: number): void {
-    if (this.lastEventWall === 0 || this.maxTs === Number.NEGATIVE_INFINITY) return;
-    const idleFor = wallNow - this.lastEventWall;
-    if (idleFor < this.idleMs) return;
-    this.advanceTo(this.maxTs - this.outOfOrderMs + (idleFor - this.idleMs));
+  tick(wall: number): void {
+    const wm = this.p.processingTime ? this.wmTracker.force(wall) : this.wmTracker.tick(wall);
+    if (wm > this.wm) this.advanceTo(wm);
+    if (this.p.updateMs !== undefined && wall - this.lastUpdate >= this.p.updateMs) {
+      this.lastUpdate = wall;
+      this.emitUpdates();
+    }
   }
 
-  /** Provisional results of open windows that changed since they were last written. */
+  /** Provisional results of open windows that changed since they were last emitted. */
   emitUpdates(): void {
-    for (const acc of this.open.values()) if (acc.dirty && !acc.fired) this.emit(acc, false);
+    for (const b of this.buckets.values()) {
+      if (b.fired) continue;
+      const dirty: [string, string][] = [];
+      for (const [grid, kinds] of b.grids) {
+        for (const [kind, acc] of kinds) {
+          if (!acc.dirty) continue;
+          dirty.push([grid, kind]);
+          if (this.p.levels.includes('grid'))
+            this.out.result(toResult(this.p, 'grid', grid, kind, b.start, b.end, acc, false, undefined));
+          acc.dirty = false;
+        }
+      }
+      if (dirty.length > 0) this.emitRollups(b, false, dirty);
+    }
   }
 
   private advanceTo(wm: number): void {
-    if (wm <= this.wm) return;
     this.wm = wm;
-    // Each window is visited twice in its life: once to fire, once to purge.
-    const horizon = wm - this.latenessMs;
-    for (const [end, list] of this.byEnd) {
-      if (end > this.firedThrough && end <= wm) {
-        for (const acc of list) {
-          if (!acc.fired) {
-            acc.fired = true;
-            this.emit(acc, true);
+    const horizon = wm - this.p.latenessMs;
+    let due: Bucket[] | undefined;
+    for (const b of this.buckets.values()) {
+      if (!b.fired && b.end <= wm) (due ??= []).push(b);
+    }
+    // Oldest first, so each window's change is against its already-fired predecessor.
+    if (due) for (const b of due.sort((x, y) => x.start - y.start)) this.fire(b);
+    for (const [start, b] of this.buckets) {
+      if (b.end <= horizon) {
+        this.buckets.delete(start);
+        this.open -= b.size;
+      }
+    }
+  }
+
+  private fire(b: Bucket): void {
+    b.fired = true;
+    if (this.p.levels.includes('grid')) {
+      for (const [grid, kinds] of b.grids) {
+        for (const [kind, acc] of kinds) this.emitFinal('grid', grid, kind, b, acc);
+      }
+    }
+    for (const kinds of b.grids.values()) for (const acc of kinds.values()) acc.dirty = false;
+    this.emitRollups(b, true, undefined);
+  }
+
+  /** A late event in a fired window: re-emit its windows, and the next window's change. */
+  private lateFiring(b: Bucket, grid: string, kind: string, acc: Accumulator): void {
+    if (this.p.levels.includes('grid')) this.emitFinal('grid', grid, kind, b, acc);
+    acc.dirty = false;
+    this.emitRollups(b, true, [[grid, kind]]);
+    const next = this.buckets.get(b.start + this.assigner.step);
+    if (!next?.fired) return;
+    const nacc = next.grids.get(grid)?.get(kind);
+    if (nacc && this.p.levels.includes('grid')) this.emitFinal('grid', grid, kind, next, nacc);
+    this.emitRollups(next, true, [[grid, kind]]);
+  }
+
+  /**
+   * Merges grid accumulators into each roll-up level. With `only`, just the groups that
+   * contain one of those (grid, kind) pairs are recomputed.
+   */
+  private emitRollups(b: Bucket, final: boolean, only: [string, string][] | undefined): void {
+    for (const level of this.p.levels) {
+      if (level === 'grid') continue;
+      let wanted: Set<string> | undefined;
+      if (only) {
+        wanted = new Set();
+        for (const [grid, kind] of only) wanted.add(`${this.org.ancestorAt(grid, level)}\u0001${kind}`);
+      }
+      const groups = new Map<string, { key: string; kind: string; acc: Accumulator }>();
+      for (const [grid, kinds] of b.grids) {
+        const key = this.org.ancestorAt(grid, level);
+        if (key === undefined) continue;
+        for (const [kind, acc] of kinds) {
+          const id = `${key}\u0001${kind}`;
+          if (wanted && !wanted.has(id)) continue;
+          let g = groups.get(id);
+          if (!g) {
+            g = { key, kind, acc: new Accumulator(this.p.agg) };
+            groups.set(id, g);
           }
+          g.acc.merge(acc);
         }
       }
-      if (end <= horizon) {
-        for (const acc of list) this.open.delete(windowId(acc.start, acc.key, acc.kind));
-        this.byEnd.delete(end);
+      for (const g of groups.values()) {
+        if (final) this.emitFinal(level, g.key, g.kind, b, g.acc);
+        else this.out.result(toResult(this.p, level, g.key, g.kind, b.start, b.end, g.acc, false, undefined));
       }
     }
-    if (wm > this.firedThrough) this.firedThrough = wm;
   }
 
-  /** Over the state limit: fire and purge the windows that end first (documented policy). */
-  private shed(): void {
-    this.out.stateLimit();
-    const ends = [...this.byEnd.keys()].sort((a, b) => a - b);
-    for (const end of ends) {
-      if (this.open.size <= this.maxOpenWindows * 0.9) break;
-      for (const acc of this.byEnd.get(end)!) {
-        if (!acc.fired) this.emit(acc, true);
-        this.open.delete(windowId(acc.start, acc.key, acc.kind));
-      }
-      this.byEnd.delete(end);
-    }
-  }
-
-  private emit(acc: Acc, final: boolean): void {
-    acc.dirty = false;
-    this.out.result({
-      window: this.name,
-      level: this.level,
-      key: acc.key,
-      source: this.source,
-      kind: acc.kind,
-      start: acc.start,
-      end: acc.end,
-      count: acc.count,
-      sum: acc.sum,
-      min: acc.min,
-      max: acc.max,
-      mean: acc.sum / acc.count,
-      final,
-      version: acc.maxSeq * 2 + (final ? 1 : 0),
-    });
-  }
-
-  snapshot(): OperatorSnapshot {
-    const windows: OperatorSnapshot['windows'] = [];
-    for (const a of this.open.values()) {
-      windows.push([a.start, a.end, a.key, a.kind, a.count, a.sum, a.min, a.max, a.maxSeq, a.fired ? 1 : 0]);
-    }
-    return { maxTs: this.maxTs, watermark: this.wm, windows };
-  }
-
-  restore(s: OperatorSnapshot): void {
-    this.open.clear();
-    this.byEnd.clear();
-    this.maxTs = s.maxTs ?? Number.NEGATIVE_INFINITY;
-    this.wm = s.watermark ?? Number.NEGATIVE_INFINITY;
-    this.firedThrough = this.wm;
-    for (const [start, end, key, kind, count, sum, min, max, maxSeq, fired] of s.windows) {
-      const acc: Acc = {
-        start,
-        end,
+  private emitFinal(level: Level, key: string, kind: string, b: Bucket, acc: Accumulator): void {
+    const series = `${level}\u0001${key}\u0001${kind}`;
+    this.out.result(
+      toResult(
+        this.p,
+        level,
         key,
         kind,
-        count,
-        sum,
-        min,
-        max,
-        maxSeq,
-        fired: fired === 1,
-        dirty: false,
-      };
-      this.open.set(windowId(start, key, kind), acc);
-      const list = this.byEnd.get(end);
-      if (list) list.push(acc);
-      else this.byEnd.set(end, [acc]);
+        b.start,
+        b.end,
+        acc,
+        true,
+        this.previousOf(level, key, kind, series, b),
+      ),
+    );
+    if (level !== 'grid') b.rollups.set(series, { count: acc.count, mean: acc.mean });
+    const pm = this.prev.get(series);
+    if (!pm || pm.start <= b.start)
+      this.prev.set(series, { start: b.start, count: acc.count, mean: acc.mean });
+  }
+
+  /**
+   * The same series one step earlier: from its bucket while that is kept (it may still take
+   * late events), else from the last final result seen; undefined when it had no events.
+   */
+  private previousOf(
+    level: Level,
+    key: string,
+    kind: string,
+    series: string,
+    b: Bucket,
+  ): { count: number; mean: number } | undefined {
+    const before = b.start - this.assigner.step;
+    const pb = this.buckets.get(before);
+    if (pb) {
+      if (level !== 'grid') return pb.rollups.get(series);
+      const a = pb.grids.get(key)?.get(kind);
+      return a ? { count: a.count, mean: a.mean } : undefined;
+    }
+    const pm = this.prev.get(series);
+    return pm && pm.start === before ? pm : undefined;
+  }
+
+  /** Over the state limit: fire and drop the oldest windows first (documented policy). */
+  private shed(): void {
+    this.out.stateLimit();
+    const order = [...this.buckets.values()].sort((x, y) => x.start - y.start);
+    for (const b of order) {
+      if (this.open <= this.maxOpenWindows * 0.9) break;
+      if (!b.fired) this.fire(b);
+      this.buckets.delete(b.start);
+      this.open -= b.size;
+      if (b.end > this.shedFloor) this.shedFloor = b.end;
     }
   }
-}
 
-function windowId(start: number, key: string, kind: string): string {
-  return `${start}\u0001${key}\u0001${kind}`;
+  snapshot(): AlignedSnapshot {
+    const buckets: AlignedSnapshot['buckets'] = [];
+    for (const b of this.buckets.values()) {
+      const accs: [string, string, AccumulatorState][] = [];
+      for (const [grid, kinds] of b.grids)
+        for (const [kind, acc] of kinds) accs.push([grid, kind, acc.toJSON()]);
+      buckets.push([b.start, b.fired, accs, [...b.rollups.entries()].map(([k, v]) => [k, v.count, v.mean])]);
+    }
+    return {
+      watermark: this.wmTracker.snapshot(),
+      shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null,
+      lastUpdate: this.lastUpdate,
+      buckets,
+      prev: [...this.prev.entries()].map(([k, v]) => [k, v.start, v.count, v.mean]),
+    };
+  }
+
+  restore(state: unknown, wall: number): void {
+    const s = state as AlignedSnapshot;
+    this.wmTracker.restore(s.watermark, wall);
+    this.wm = this.wmTracker.value;
+    this.shedFloor = s.shedFloor ?? Number.NEGATIVE_INFINITY;
+    this.buckets.clear();
+    this.open = 0;
+    for (const [start, fired, accs, rollups] of s.buckets) {
+      const b: Bucket = {
+        start,
+        end: start + this.assigner.size,
+        fired,
+        grids: new Map(),
+        rollups: new Map(),
+        size: 0,
+      };
+      for (const [grid, kind, st] of accs) {
+        let kinds = b.grids.get(grid);
+        if (!kinds) {
+          kinds = new Map();
+          b.grids.set(grid, kinds);
+        }
+        kinds.set(kind, Accumulator.fromJSON(st, this.p.agg));
+        b.size++;
+      }
+      for (const [k, count, mean] of rollups) b.rollups.set(k, { count, mean });
+      this.open += b.size;
+      this.buckets.set(start, b);
+    }
+    this.prev.clear();
+    for (const [k, start, count, mean] of s.prev) this.prev.set(k, { start, count, mean });
+  }
 }

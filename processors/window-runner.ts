@@ -11,15 +11,16 @@ import { durationMs } from '../platform/duration.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Row, Store } from '../platform/store/store.ts';
-import { type OperatorSnapshot, WindowOperator } from './window-operator.ts';
-import { WINDOWS_TOPIC, type WindowResult } from './window-result.ts';
+import { createOperator } from './operators.ts';
+import type { WindowOperator } from './window-operator.ts';
+import { WINDOW_UPDATES_TOPIC, WINDOWS_TOPIC, type WindowResult } from './window-result.ts';
 
 const PROCESSOR = 'windows';
 const REPLAY_PAGE = 50_000;
 
 interface Checkpoint {
   seq: number;
-  operators: Record<string, OperatorSnapshot>;
+  operators: Record<string, unknown>;
 }
 
 export class WindowRunner {
@@ -42,35 +43,37 @@ export class WindowRunner {
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
   ) {
-    this.operators = config.windows.map(
-      (spec) =>
-        new WindowOperator(
-          spec,
-          org,
-          {
-            result: (r) => {
-              this.results.push(r);
-              this.metrics.windowsEmitted.inc({ window: r.window, kind: r.final ? 'final' : 'update' });
-            },
-            late: (e, wm) => {
-              this.metrics.lateEvents.inc({ window: spec.name });
-              this.late.push({
-                window: spec.name,
-                seq: e.seq,
-                id: e.id,
-                source: e.source,
-                kind: e.kind,
-                grid: e.grid,
-                ts: e.ts,
-                value: e.value,
-                watermark: Math.max(0, wm),
-                received_at: e.receivedAt,
-              });
-            },
-            stateLimit: () => this.metrics.stateLimitHits.inc({ window: spec.name }),
+    this.operators = config.windows.map((spec) =>
+      createOperator(
+        spec,
+        org,
+        {
+          result: (r) => {
+            this.results.push(r);
+            // Finals for alerting, updates for the live console: each consumer picks its topic.
+            this.bus.publish(r.final ? WINDOWS_TOPIC : WINDOW_UPDATES_TOPIC, [r]);
+            this.metrics.windowsEmitted.inc({ window: r.window, kind: r.final ? 'final' : 'update' });
           },
-          config.processor.maxOpenWindows,
-        ),
+          late: (e, wm) => {
+            this.metrics.lateEvents.inc({ window: spec.name });
+            this.late.push({
+              window: spec.name,
+              seq: e.seq,
+              partition: e.partition ?? 0,
+              id: e.id,
+              source: e.source,
+              kind: e.kind,
+              grid: e.grid,
+              ts: e.ts,
+              value: e.value,
+              watermark: Math.max(0, wm),
+              received_at: e.receivedAt,
+            });
+          },
+          stateLimit: () => this.metrics.stateLimitHits.inc({ window: spec.name }),
+        },
+        config.processor.maxOpenWindows,
+      ),
     );
   }
 
@@ -84,7 +87,7 @@ export class WindowRunner {
       const cp = JSON.parse(rows[0].state) as Checkpoint;
       for (const op of this.operators) {
         const snap = cp.operators[op.name];
-        if (snap) op.restore(snap);
+        if (snap) op.restore(snap, this.clock());
       }
       this.processedSeq = this.checkpointSeq = cp.seq;
     }
@@ -100,7 +103,6 @@ export class WindowRunner {
     this.unsubscribe = this.bus.subscribe<LoggedEvent>(EVENTS_TOPIC, (events) => this.handle(events));
     const p = this.config.processor;
     this.timers.push(setInterval(() => this.tick(), 1000));
-    this.timers.push(setInterval(() => this.emitUpdates(), durationMs(p.updateInterval)));
     this.timers.push(setInterval(() => void this.checkpoint(), durationMs(p.checkpointInterval)));
     for (const t of this.timers) t.unref();
   }
@@ -128,10 +130,6 @@ export class WindowRunner {
       if (Number.isFinite(op.watermark))
         this.metrics.windowLagSeconds.set({ window: op.name }, (now - op.watermark) / 1000);
     }
-  }
-
-  private emitUpdates(): void {
-    for (const op of this.operators) op.emitUpdates();
   }
 
   /** Stores pending results, then the checkpoint that covers them. One at a time. */
@@ -163,7 +161,6 @@ export class WindowRunner {
         this.checkpointSeq = seq;
         this.metrics.checkpointSeq.set(seq);
       }
-      this.bus.publish(WINDOWS_TOPIC, results);
     } catch (err) {
       // Keep them for the next try; the store being down also stops ingest, which bounds this.
       this.results = results.concat(this.results);
@@ -192,9 +189,19 @@ function toRow(r: WindowResult): Row {
     window_end: r.end,
     count: r.count,
     sum: r.sum,
-    min: r.min,
-    max: r.max,
-    mean: r.mean,
+    // A retraction (zero-count) row has no extremes: store 0 rather than ±Infinity.
+    min: r.count > 0 ? r.min : 0,
+    max: r.count > 0 ? r.max : 0,
+    mean: r.count > 0 ? r.mean : 0,
+    variance: r.count > 0 ? r.variance : 0,
+    p50: r.p50,
+    p90: r.p90,
+    p99: r.p99,
+    distinct: r.distinct,
+    last: r.last,
+    delta_count: r.deltaCount,
+    delta_mean: r.deltaMean,
+    kinds: r.kinds ?? {},
     final: r.final ? 1 : 0,
     version: r.version,
     updated_at: Date.now(),

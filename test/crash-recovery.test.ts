@@ -68,7 +68,7 @@ describe('crash recovery', () => {
             idleTimeout: '1s',
           },
         ],
-        processor: { checkpointInterval: '300ms', updateInterval: '1s' },
+        processor: { checkpointInterval: '300ms' },
         auth: {
           keys: [
             { name: 'sensor', key: TEST_KEYS.sensor, scopes: ['ingest:sensor'] },

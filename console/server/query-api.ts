@@ -16,6 +16,7 @@ const NodeId = T.String({ minLength: 1, maxLength: 64 });
 const WindowsQuery = T.Object(
   {
     grid: T.Optional(NodeId),
+    level: T.Optional(T.Union(['city', 'district', 'street', 'community', 'grid'].map((l) => T.Literal(l)))),
     kind: T.Optional(T.String({ minLength: 1, maxLength: 64 })),
     window: T.Optional(T.String({ minLength: 1, maxLength: 32 })),
     from: T.Optional(Time),
@@ -107,10 +108,20 @@ export async function queryRoutes(app: FastifyInstance, deps: QueryApiDeps): Pro
       if (q.final !== undefined) where.push('final = {final:UInt8}');
       const rows = await store.query<Record<string, unknown>>(
         `SELECT window, level, key, source, kind, toUnixTimestamp64Milli(window_start) AS start_ms,
-              toUnixTimestamp64Milli(window_end) AS end_ms, count, sum, min, max, mean, final
+              toUnixTimestamp64Milli(window_end) AS end_ms, count, sum, min, max, mean, variance, p50, p90, p99,
+              distinct, last, delta_count, delta_mean, kinds, final
        FROM window_results FINAL WHERE ${where.join(' AND ')}
        ORDER BY window_start DESC, key, kind LIMIT {limit:UInt32}`,
-        { ...g.params, from, to, kind: q.kind, window: q.window, final: q.final ? 1 : 0, limit: q.limit },
+        {
+          ...g.params,
+          from,
+          to,
+          kind: q.kind,
+          window: q.window,
+          level: q.level,
+          final: q.final ? 1 : 0,
+          limit: q.limit,
+        },
       );
       return {
         from: new Date(from).toISOString(),
