@@ -2,8 +2,11 @@
 // Ratios compare against baselines measured in the same run: these machines are shared.
 import { ingestBench } from './ingest.bench.ts';
 import { printReport } from './report.ts';
+import { windowBench } from './window.bench.ts';
 
 const events = Number(process.env.BENCH_EVENTS ?? 200_000);
+const windowEvents = Number(process.env.BENCH_WINDOW_EVENTS ?? 1_000_000);
+const window = await windowBench(windowEvents);
 const ingest = await ingestBench(events);
-printReport([...ingest.rows], { ...ingest.json });
+printReport([...window.rows, ...ingest.rows], { ...window.json, ...ingest.json });
 process.exit(0);

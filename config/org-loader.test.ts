@@ -46,7 +46,7 @@ describe('loadOrgTree', () => {
     const tree = loadOrgTree(validateConfig({ org: { file } }));
     expect(tree.size).toEqual({ nodes: 5, grids: 1, devices: 2 });
     expect(tree.ancestorAt('g1', 'district')).toBe('d1');
-    expect(tree.device('S-1')!.metrics).toEqual(new Set(['water_level']));
+    expect(tree.device('S-1')!.metrics).toEqual(['water_level']);
     expect(tree.resolveAddress('东城区和平街道安康社区1号楼2单元')?.id).toBe('g1');
   });
 

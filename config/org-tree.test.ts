@@ -74,8 +74,8 @@ describe('OrgTree structure', () => {
     expect([...tree.allDevices()]).toHaveLength(3);
   });
 
-  it('keeps device metrics as a set, none meaning any', () => {
-    expect(tree.device('S-1')!.metrics).toEqual(new Set(['gas_ppm']));
+  it('keeps device metrics as a list without repeats, none meaning any', () => {
+    expect(tree.device('S-1')!.metrics).toEqual(['gas_ppm']);
     expect(tree.device('S-2')!.metrics).toBeUndefined();
     expect(tree.device('CAM-1')).toMatchObject({ type: 'camera', grid: 'g4' });
     expect(tree.device('missing')).toBeUndefined();

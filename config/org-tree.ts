@@ -40,7 +40,8 @@ export interface Device {
   readonly id: string;
   readonly type: 'sensor' | 'camera';
   readonly grid: string;
-  readonly metrics: ReadonlySet<string> | undefined;
+  /** A short list (a sensor reports one or two metrics): includes() beats a Set here. */
+  readonly metrics: readonly string[] | undefined;
 }
 
 const LEVEL_DEPTH: Record<Level, number> = { city: 0, district: 1, street: 2, community: 3, grid: 4 };
@@ -117,7 +118,7 @@ export class OrgTree {
           id: d.id,
           type: d.type,
           grid: d.grid,
-          metrics: d.metrics && d.metrics.length > 0 ? new Set(d.metrics) : undefined,
+          metrics: d.metrics && d.metrics.length > 0 ? Object.freeze([...new Set(d.metrics)]) : undefined,
         });
       }
     }

@@ -11,7 +11,7 @@ import type { Row, Store } from '../platform/store/store.ts';
 import { BodyError, type ParsedBody, parseJsonBody, parseNdjsonBody } from './body.ts';
 import { deadLetterRow } from './dead-letters.ts';
 import type { EventLog, LogItem } from './event-log.ts';
-import { ADAPTERS, type RecordError } from './sources.ts';
+import { ADAPTERS, type RecordError, validationContext } from './sources.ts';
 
 export interface IngestDeps {
   config: GridwatchConfig;
@@ -89,7 +89,7 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
     }
 
     const now = Date.now();
-    const ctx = { org: d.org, config, now };
+    const ctx = validationContext(d.org, config, now);
     const adapter = ADAPTERS[source];
     const outcomes: RecordOutcome[] = new Array(n);
     const items: LogItem[] = [];

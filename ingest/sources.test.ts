@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { generateDemoCity } from '../config/demo-city.ts';
 import { validateConfig } from '../config/load.ts';
 import { OrgTree } from '../config/org-tree.ts';
-import { ADAPTERS, type ValidationContext } from './sources.ts';
+import { ADAPTERS, type ValidationContext, validationContext } from './sources.ts';
 
 const config = validateConfig({
   org: {
@@ -19,7 +19,7 @@ const config = validateConfig({
 });
 const org = new OrgTree(generateDemoCity(config.org.demo));
 const NOW = Date.parse('2026-11-22T12:00:00Z');
-const ctx: ValidationContext = { org, config, now: NOW };
+const ctx: ValidationContext = validationContext(org, config, NOW);
 const sensors = [...org.allDevices('sensor')];
 const cameras = [...org.allDevices('camera')];
 const grids = [...org.allNodes('grid')];

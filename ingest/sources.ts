@@ -29,6 +29,38 @@ export interface ValidationContext {
   org: OrgTree;
   config: GridwatchConfig;
   now: number;
+  /** Accepted event times, [minMs, maxMs]: computed once per request, not per record. */
+  minMs: number;
+  maxMs: number;
+  /** Metric definitions and taxonomies as Maps/Sets: cheaper lookups than the config objects. */
+  metrics: ReadonlyMap<string, { unit: string; min: number; max: number }>;
+  eventTypes: ReadonlySet<string>;
+  categories: ReadonlySet<string>;
+}
+
+const lookups = new WeakMap<
+  GridwatchConfig,
+  Pick<ValidationContext, 'metrics' | 'eventTypes' | 'categories'>
+>();
+
+export function validationContext(org: OrgTree, config: GridwatchConfig, now: number): ValidationContext {
+  let l = lookups.get(config);
+  if (!l) {
+    l = {
+      metrics: new Map(Object.entries(config.sensors.metrics)),
+      eventTypes: new Set(config.video.eventTypes),
+      categories: new Set(config.hotline.categories),
+    };
+    lookups.set(config, l);
+  }
+  return {
+    org,
+    config,
+    now,
+    minMs: Date.parse(config.ingest.minTimestamp),
+    maxMs: now + durationMs(config.ingest.maxFuture),
+    ...l,
+  };
 }
 
 export interface SourceAdapter {
@@ -81,12 +113,10 @@ function schemaError<T extends TSchema>(check: TypeCheck<T>, record: unknown): N
   }
 }
 
-function timeBounds(ctx: ValidationContext): [number, number] {
-  return [Date.parse(ctx.config.ingest.minTimestamp), ctx.now + durationMs(ctx.config.ingest.maxFuture)];
-}
+const NO_ATTRS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 function stringAttrs(attrs: Record<string, string | number | boolean> | undefined): Record<string, string> {
-  if (!attrs) return {};
+  if (!attrs) return NO_ATTRS;
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(attrs)) out[k] = String(v);
   return out;
@@ -104,9 +134,9 @@ export const sensorAdapter: SourceAdapter = {
     if (!device) return fail('device', 'unknown_device', `"${r.device}" is not a registered device`);
     if (device.type !== 'sensor')
       return fail('device', 'wrong_device_type', `"${r.device}" is a ${device.type}, not a sensor`);
-    const metric = ctx.config.sensors.metrics[r.metric];
+    const metric = ctx.metrics.get(r.metric);
     if (!metric) return fail('metric', 'unknown_metric', `"${r.metric}" is not a configured metric`);
-    if (device.metrics && !device.metrics.has(r.metric)) {
+    if (device.metrics && !device.metrics.includes(r.metric)) {
       return fail('metric', 'unknown_metric', `device "${r.device}" does not report "${r.metric}"`);
     }
     if (r.unit !== undefined && r.unit !== metric.unit) {
@@ -119,8 +149,7 @@ export const sensorAdapter: SourceAdapter = {
         `${r.value} is outside the plausible range [${metric.min}, ${metric.max}] of ${r.metric}`,
       );
     }
-    const [min, max] = timeBounds(ctx);
-    const t = parseEventTime(r.ts, min, max);
+    const t = parseEventTime(r.ts, ctx.minMs, ctx.maxMs);
     if (!t.ok) return fail('ts', t.code, t.reason);
     const id = r.id ?? `${r.device}:${r.metric}:${t.ms}`;
     const attrs = stringAttrs(r.attrs);
@@ -149,15 +178,14 @@ export const videoAdapter: SourceAdapter = {
     if (!camera) return fail('camera', 'unknown_device', `"${r.camera}" is not a registered camera`);
     if (camera.type !== 'camera')
       return fail('camera', 'wrong_device_type', `"${r.camera}" is a ${camera.type}, not a camera`);
-    if (!ctx.config.video.eventTypes.includes(r.event_type)) {
+    if (!ctx.eventTypes.has(r.event_type)) {
       return fail(
         'event_type',
         'unknown_event_type',
         `"${r.event_type}" is not a configured video event type`,
       );
     }
-    const [min, max] = timeBounds(ctx);
-    const t = parseEventTime(r.ts, min, max);
+    const t = parseEventTime(r.ts, ctx.minMs, ctx.maxMs);
     if (!t.ok) return fail('ts', t.code, t.reason);
     const id = r.id ?? `${r.camera}:${r.event_type}:${t.ms}`;
     const event: GovEvent = {
@@ -191,7 +219,7 @@ export const hotlineAdapter: SourceAdapter = {
     const bad = schemaError(hotlineCheck, record);
     if (bad) return bad;
     const r = record as HotlineRecord;
-    if (!ctx.config.hotline.categories.includes(r.category)) {
+    if (!ctx.categories.has(r.category)) {
       return fail('category', 'unknown_category', `"${r.category}" is not in the hotline taxonomy`);
     }
     let grid: string;
@@ -215,8 +243,7 @@ export const hotlineAdapter: SourceAdapter = {
     } else {
       return fail('grid', 'missing_field', 'one of grid or address is required');
     }
-    const [min, max] = timeBounds(ctx);
-    const t = parseEventTime(r.received_at, min, max);
+    const t = parseEventTime(r.received_at, ctx.minMs, ctx.maxMs);
     if (!t.ok) return fail('received_at', t.code, t.reason);
     const event: GovEvent = { id: r.call_id, source: 'hotline', kind: r.category, ts: t.ms, grid, value: 1 };
     return {

@@ -9,6 +9,12 @@ export type OptionalAggregate = (typeof OPTIONAL_AGGREGATES)[number];
 
 /** DDSketch's guarantee: a quantile is within this relative error of the true value. */
 export const SKETCH_RELATIVE_ACCURACY = 0.01;
+/**
+ * Up to this many values a window keeps them and answers quantiles exactly; past it they go
+ * into a DDSketch. Most grid windows hold a few readings, and a sketch per window would cost
+ * more memory and time than the values themselves.
+ */
+export const EXACT_QUANTILE_VALUES = 64;
 
 export interface AggregateOptions {
   quantiles: boolean;
@@ -33,13 +39,17 @@ export class Accumulator {
   maxSeq = 0;
   lastTs = Number.NEGATIVE_INFINITY;
   lastValue = Number.NaN;
+  /** Log position of the last value: ties in event time go to the later one, here and in merges. */
+  lastSeq = 0;
+  /** With quantiles: the values themselves while few, else undefined and the sketch holds them. */
+  values: number[] | undefined;
   sketch: DDSketch | undefined;
   devices: Set<string> | undefined;
   kinds: Map<string, number> | undefined;
   dirty = false;
 
   constructor(opts: AggregateOptions) {
-    if (opts.quantiles) this.sketch = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
+    if (opts.quantiles) this.values = [];
     if (opts.distinct) this.devices = new Set();
     if (opts.kinds) this.kinds = new Map();
   }
@@ -53,12 +63,15 @@ export class Accumulator {
     this.mean_ += d / n;
     this.m2 += d * (value - this.mean_);
     if (seq > this.maxSeq) this.maxSeq = seq;
-    // Ties in event time go to the later log position, so replays agree.
-    if (ts >= this.lastTs) {
+    if (ts > this.lastTs || (ts === this.lastTs && seq > this.lastSeq)) {
       this.lastTs = ts;
       this.lastValue = value;
+      this.lastSeq = seq;
     }
-    this.sketch?.accept(value);
+    if (this.values) {
+      this.values.push(value);
+      if (this.values.length > EXACT_QUANTILE_VALUES) this.toSketch();
+    } else this.sketch?.accept(value);
     if (this.devices && device !== undefined) this.devices.add(device);
     if (this.kinds) this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
     this.dirty = true;
@@ -75,11 +88,20 @@ export class Accumulator {
     if (o.min < this.min) this.min = o.min;
     if (o.max > this.max) this.max = o.max;
     if (o.maxSeq > this.maxSeq) this.maxSeq = o.maxSeq;
-    if (o.lastTs > this.lastTs) {
+    if (o.lastTs > this.lastTs || (o.lastTs === this.lastTs && o.lastSeq > this.lastSeq)) {
       this.lastTs = o.lastTs;
       this.lastValue = o.lastValue;
+      this.lastSeq = o.lastSeq;
     }
-    if (this.sketch && o.sketch) this.sketch.merge(o.sketch);
+    if (this.values || this.sketch) {
+      if (this.values && o.values && this.values.length + o.values.length <= EXACT_QUANTILE_VALUES) {
+        for (const v of o.values) this.values.push(v);
+      } else {
+        const sketch = this.sketch ?? this.toSketch();
+        if (o.sketch) sketch.merge(o.sketch);
+        else if (o.values) for (const v of o.values) sketch.accept(v);
+      }
+    }
     if (this.devices && o.devices) for (const x of o.devices) this.devices.add(x);
     if (this.kinds && o.kinds) for (const [k, c] of o.kinds) this.kinds.set(k, (this.kinds.get(k) ?? 0) + c);
     this.dirty = true;
@@ -94,8 +116,22 @@ export class Accumulator {
     return this.count === 0 ? Number.NaN : Math.max(0, this.m2 / this.count);
   }
 
+  private toSketch(): DDSketch {
+    const sketch = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
+    for (const v of this.values ?? []) sketch.accept(v);
+    this.values = undefined;
+    this.sketch = sketch;
+    return sketch;
+  }
+
   quantile(q: number): number | null {
-    if (!this.sketch || this.count === 0) return null;
+    if (this.count === 0 || (!this.values && !this.sketch)) return null;
+    if (this.values) {
+      // The same rank rule as DDSketch: the value at rank floor(q · (n − 1)).
+      const sorted = [...this.values].sort((a, b) => a - b);
+      return sorted[Math.floor(q * (sorted.length - 1))]!;
+    }
+    if (!this.sketch) return null;
     // The sketch's estimate, clamped to the exact extremes we keep anyway.
     return Math.min(this.max, Math.max(this.min, this.sketch.getValueAtQuantile(q)));
   }
@@ -111,7 +147,9 @@ export class Accumulator {
       q: this.maxSeq,
       lt: this.lastTs,
       lv: this.lastValue,
-      sk: this.sketch ? Buffer.from(this.sketch.toProto()).toString('base64') : undefined,
+      ls: this.lastSeq,
+      sk: this.sketch ? sketchState(this.sketch) : undefined,
+      vs: this.values ? [...this.values] : undefined,
       dv: this.devices ? [...this.devices] : undefined,
       kd: this.kinds ? Object.fromEntries(this.kinds) : undefined,
     };
@@ -128,7 +166,9 @@ export class Accumulator {
     a.maxSeq = s.q;
     a.lastTs = s.lt ?? Number.NEGATIVE_INFINITY;
     a.lastValue = s.lv ?? Number.NaN;
-    if (opts.quantiles && s.sk) a.sketch = DDSketch.fromProto(Buffer.from(s.sk, 'base64'));
+    a.lastSeq = s.ls ?? 0;
+    if (opts.quantiles && s.sk) restoreSketch(a.toSketch(), s.sk);
+    else if (opts.quantiles && s.vs) a.values = [...s.vs];
     if (opts.distinct && s.dv) a.devices = new Set(s.dv);
     if (opts.kinds && s.kd) a.kinds = new Map(Object.entries(s.kd));
     return a;
@@ -146,7 +186,72 @@ export interface AccumulatorState {
   q: number;
   lt: number | null;
   lv: number | null;
-  sk: string | undefined;
+  ls?: number;
+  sk: SketchState | undefined;
+  vs?: number[] | undefined;
   dv: string[] | undefined;
   kd: Record<string, number> | undefined;
+}
+
+/**
+ * DDSketch's own protobuf round trip rebuilds its index mapping and changes quantiles (seen in
+ * the oracle tests), so checkpoints keep the stores' fields instead: the mapping is always
+ * the one SKETCH_RELATIVE_ACCURACY gives.
+ */
+interface StoreState {
+  bins: number[];
+  count: number;
+  minKey: number | null;
+  maxKey: number | null;
+  offset: number;
+}
+
+export interface SketchState {
+  pos: StoreState;
+  neg: StoreState;
+  zero: number;
+}
+
+interface DenseStoreFields {
+  bins: number[];
+  count: number;
+  minKey: number;
+  maxKey: number;
+  offset: number;
+}
+
+interface SketchFields {
+  store: DenseStoreFields;
+  negativeStore: DenseStoreFields;
+  zeroCount: number;
+  count: number;
+}
+
+const storeState = (s: DenseStoreFields): StoreState => ({
+  bins: [...s.bins],
+  count: s.count,
+  minKey: Number.isFinite(s.minKey) ? s.minKey : null,
+  maxKey: Number.isFinite(s.maxKey) ? s.maxKey : null,
+  offset: s.offset,
+});
+
+const restoreStore = (into: DenseStoreFields, s: StoreState) => {
+  into.bins = [...s.bins];
+  into.count = s.count;
+  into.minKey = s.minKey ?? Number.POSITIVE_INFINITY;
+  into.maxKey = s.maxKey ?? Number.NEGATIVE_INFINITY;
+  into.offset = s.offset;
+};
+
+function sketchState(sketch: DDSketch): SketchState {
+  const f = sketch as unknown as SketchFields;
+  return { pos: storeState(f.store), neg: storeState(f.negativeStore), zero: f.zeroCount };
+}
+
+function restoreSketch(sketch: DDSketch, s: SketchState): void {
+  const f = sketch as unknown as SketchFields;
+  restoreStore(f.store, s.pos);
+  restoreStore(f.negativeStore, s.neg);
+  f.zeroCount = s.zero;
+  f.count = s.pos.count + s.neg.count + s.zero;
 }

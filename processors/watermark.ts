@@ -15,6 +15,9 @@ interface Partition {
 
 export class WatermarkTracker {
   private readonly parts = new Map<number, Partition>();
+  private only = Number.NaN;
+  /** The partitions as an array: iterated per event, so no iterator is allocated. */
+  private list: Partition[] = [];
   private wm = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -28,13 +31,21 @@ export class WatermarkTracker {
 
   /** Records an event; returns the (possibly advanced) watermark. */
   observe(partition: number, t: number, wall: number): number {
-    let p = this.parts.get(partition);
+    // One partition (embedded mode) is the common case: no lookup, no scan.
+    let p = this.list.length === 1 && partition === this.only ? this.list[0] : this.parts.get(partition);
     if (!p) {
       p = { maxTs: t, lastWall: wall };
       this.parts.set(partition, p);
+      this.list = [...this.parts.values()];
+      this.only = this.list.length === 1 ? partition : Number.NaN;
     } else {
       p.lastWall = wall;
       if (t > p.maxTs) p.maxTs = t;
+      if (this.list.length === 1) {
+        const next = p.maxTs - this.outOfOrderMs;
+        if (next > this.wm) this.wm = next;
+        return this.wm;
+      }
     }
     return this.compute(wall);
   }
@@ -48,7 +59,8 @@ export class WatermarkTracker {
     let min = Number.POSITIVE_INFINITY;
     let idleMax = Number.NEGATIVE_INFINITY;
     let latestWall = Number.NEGATIVE_INFINITY;
-    for (const p of this.parts.values()) {
+    for (let i = 0; i < this.list.length; i++) {
+      const p = this.list[i]!;
       if (wall - p.lastWall < this.idleMs) {
         if (p.maxTs < min) min = p.maxTs;
       } else if (p.maxTs > idleMax) idleMax = p.maxTs;
@@ -82,5 +94,7 @@ export class WatermarkTracker {
     this.wm = s.wm ?? Number.NEGATIVE_INFINITY;
     this.parts.clear();
     for (const [k, maxTs] of s.parts) this.parts.set(k, { maxTs, lastWall: wall });
+    this.list = [...this.parts.values()];
+    this.only = this.list.length === 1 ? s.parts[0]![0] : Number.NaN;
   }
 }

@@ -6,7 +6,7 @@
 // costs the same whatever the number of levels, and a district's window is exactly the merge
 // of its grids'.
 import type { OrgTree } from '../config/org-tree.ts';
-import type { Level, SourceName, WindowSpecConfig } from '../config/schema.ts';
+import { LEVELS, type Level, type SourceName, type WindowSpecConfig } from '../config/schema.ts';
 import type { LoggedEvent } from '../ingest/envelope.ts';
 import { durationMs } from '../platform/duration.ts';
 import { Accumulator, type AccumulatorState, type AggregateOptions, aggregateOptions } from './aggregates.ts';
@@ -117,6 +117,8 @@ interface Bucket {
   start: number;
   end: number;
   fired: boolean;
+  /** Past allowed lateness: takes no more events, kept only as the next window's predecessor. */
+  closed: boolean;
   grids: Map<string, Map<string, Accumulator>>;
   /** Final roll-up results, for the next window's change. */
   rollups: Map<string, { count: number; mean: number }>;
@@ -128,7 +130,6 @@ interface AlignedSnapshot {
   shedFloor: number | null;
   lastUpdate: number;
   buckets: [number, boolean, [string, string, AccumulatorState][], [string, number, number][]][];
-  prev: [string, number, number, number][];
 }
 
 export class AlignedWindowOperator implements WindowOperator {
@@ -138,9 +139,9 @@ export class AlignedWindowOperator implements WindowOperator {
   private readonly assigner: AlignedAssigner;
   private readonly wmTracker: WatermarkTracker;
   private readonly buckets = new Map<number, Bucket>();
-  /** Previous final result per level|key|kind, for the change versus the previous window. */
-  private readonly prev = new Map<string, { start: number; count: number; mean: number }>();
   private readonly starts: number[] = [];
+  /** Roll-up levels (all but grid), finest first, with their depth in the tree. */
+  private readonly rollupLevels: { level: Level; depth: number }[];
   private open = 0;
   private wm = Number.NEGATIVE_INFINITY;
   /** Windows ending at or before this were shed by the state limit: their events are late. */
@@ -160,6 +161,10 @@ export class AlignedWindowOperator implements WindowOperator {
     const step = spec.type === 'hopping' && spec.advance !== undefined ? durationMs(spec.advance) : size;
     this.assigner = new AlignedAssigner(size, step, durationMs(spec.offset ?? 0));
     this.wmTracker = new WatermarkTracker(this.p.outOfOrderMs, this.p.idleMs);
+    this.rollupLevels = this.p.levels
+      .filter((l) => l !== 'grid')
+      .map((level) => ({ level, depth: LEVELS.indexOf(level) }))
+      .sort((a, b) => b.depth - a.depth);
   }
 
   get watermark(): number {
@@ -184,7 +189,7 @@ export class AlignedWindowOperator implements WindowOperator {
       }
       let b = this.buckets.get(start);
       if (!b) {
-        b = { start, end, fired: false, grids: new Map(), rollups: new Map(), size: 0 };
+        b = { start, end, fired: false, closed: false, grids: new Map(), rollups: new Map(), size: 0 };
         this.buckets.set(start, b);
       }
       let kinds = b.grids.get(e.grid);
@@ -238,7 +243,10 @@ export class AlignedWindowOperator implements WindowOperator {
 
   private advanceTo(wm: number): void {
     this.wm = wm;
-    const horizon = wm - this.p.latenessMs;
+    const closing = wm - this.p.latenessMs;
+    // Buckets outlive their lateness by one step (closed, no longer open): the next window's
+    // change needs its predecessor.
+    const horizon = closing - this.assigner.step;
     let due: Bucket[] | undefined;
     for (const b of this.buckets.values()) {
       if (!b.fired && b.end <= wm) (due ??= []).push(b);
@@ -246,10 +254,11 @@ export class AlignedWindowOperator implements WindowOperator {
     // Oldest first, so each window's change is against its already-fired predecessor.
     if (due) for (const b of due.sort((x, y) => x.start - y.start)) this.fire(b);
     for (const [start, b] of this.buckets) {
-      if (b.end <= horizon) {
-        this.buckets.delete(start);
+      if (!b.closed && b.end <= closing) {
+        b.closed = true;
         this.open -= b.size;
       }
+      if (b.end <= horizon) this.buckets.delete(start);
     }
   }
 
@@ -281,6 +290,10 @@ export class AlignedWindowOperator implements WindowOperator {
    * contain one of those (grid, kind) pairs are recomputed.
    */
   private emitRollups(b: Bucket, final: boolean, only: [string, string][] | undefined): void {
+    if (final && !only) {
+      this.emitAllRollups(b);
+      return;
+    }
     for (const level of this.p.levels) {
       if (level === 'grid') continue;
       let wanted: Set<string> | undefined;
@@ -310,47 +323,50 @@ export class AlignedWindowOperator implements WindowOperator {
     }
   }
 
-  private emitFinal(level: Level, key: string, kind: string, b: Bucket, acc: Accumulator): void {
-    const series = `${level}\u0001${key}\u0001${kind}`;
-    this.out.result(
-      toResult(
-        this.p,
-        level,
-        key,
-        kind,
-        b.start,
-        b.end,
-        acc,
-        true,
-        this.previousOf(level, key, kind, series, b),
-      ),
-    );
-    if (level !== 'grid') b.rollups.set(series, { count: acc.count, mean: acc.mean });
-    const pm = this.prev.get(series);
-    if (!pm || pm.start <= b.start)
-      this.prev.set(series, { start: b.start, count: acc.count, mean: acc.mean });
+  /**
+   * A firing bucket's roll-ups, finest level first: grids merge into (say) streets, streets
+   * into districts, districts into the city, so each accumulator is merged once.
+   */
+  private emitAllRollups(b: Bucket): void {
+    if (this.rollupLevels.length === 0) return;
+    let from: Iterable<[string, Map<string, Accumulator>]> = b.grids;
+    for (const { level, depth } of this.rollupLevels) {
+      const groups = new Map<string, Map<string, Accumulator>>();
+      for (const [node, kinds] of from) {
+        const key = this.org.node(node)?.path[depth];
+        if (key === undefined) continue;
+        let byKind = groups.get(key);
+        if (!byKind) {
+          byKind = new Map();
+          groups.set(key, byKind);
+        }
+        for (const [kind, acc] of kinds) {
+          let g = byKind.get(kind);
+          if (!g) {
+            g = new Accumulator(this.p.agg);
+            byKind.set(kind, g);
+          }
+          g.merge(acc);
+        }
+      }
+      for (const [key, byKind] of groups)
+        for (const [kind, acc] of byKind) this.emitFinal(level, key, kind, b, acc);
+      from = groups;
+    }
   }
 
-  /**
-   * The same series one step earlier: from its bucket while that is kept (it may still take
-   * late events), else from the last final result seen; undefined when it had no events.
-   */
-  private previousOf(
-    level: Level,
-    key: string,
-    kind: string,
-    series: string,
-    b: Bucket,
-  ): { count: number; mean: number } | undefined {
-    const before = b.start - this.assigner.step;
-    const pb = this.buckets.get(before);
-    if (pb) {
-      if (level !== 'grid') return pb.rollups.get(series);
-      const a = pb.grids.get(key)?.get(kind);
-      return a ? { count: a.count, mean: a.mean } : undefined;
+  private emitFinal(level: Level, key: string, kind: string, b: Bucket, acc: Accumulator): void {
+    let prev: { count: number; mean: number } | undefined;
+    const pb = this.buckets.get(b.start - this.assigner.step);
+    if (level === 'grid') {
+      const a = pb?.grids.get(key)?.get(kind);
+      if (a) prev = { count: a.count, mean: a.mean };
+      this.out.result(toResult(this.p, level, key, kind, b.start, b.end, acc, true, prev));
+      return;
     }
-    const pm = this.prev.get(series);
-    return pm && pm.start === before ? pm : undefined;
+    const series = `${level}\u0001${key}\u0001${kind}`;
+    this.out.result(toResult(this.p, level, key, kind, b.start, b.end, acc, true, pb?.rollups.get(series)));
+    b.rollups.set(series, { count: acc.count, mean: acc.mean });
   }
 
   /** Over the state limit: fire and drop the oldest windows first (documented policy). */
@@ -361,7 +377,7 @@ export class AlignedWindowOperator implements WindowOperator {
       if (this.open <= this.maxOpenWindows * 0.9) break;
       if (!b.fired) this.fire(b);
       this.buckets.delete(b.start);
-      this.open -= b.size;
+      if (!b.closed) this.open -= b.size;
       if (b.end > this.shedFloor) this.shedFloor = b.end;
     }
   }
@@ -379,7 +395,6 @@ export class AlignedWindowOperator implements WindowOperator {
       shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null,
       lastUpdate: this.lastUpdate,
       buckets,
-      prev: [...this.prev.entries()].map(([k, v]) => [k, v.start, v.count, v.mean]),
     };
   }
 
@@ -395,6 +410,7 @@ export class AlignedWindowOperator implements WindowOperator {
         start,
         end: start + this.assigner.size,
         fired,
+        closed: start + this.assigner.size + this.p.latenessMs <= this.wm,
         grids: new Map(),
         rollups: new Map(),
         size: 0,
@@ -409,10 +425,8 @@ export class AlignedWindowOperator implements WindowOperator {
         b.size++;
       }
       for (const [k, count, mean] of rollups) b.rollups.set(k, { count, mean });
-      this.open += b.size;
+      if (!b.closed) this.open += b.size;
       this.buckets.set(start, b);
     }
-    this.prev.clear();
-    for (const [k, start, count, mean] of s.prev) this.prev.set(k, { start, count, mean });
   }
 }

@@ -26,6 +26,9 @@ interface Checkpoint {
 export class WindowRunner {
   private readonly operators: WindowOperator[];
   private results: WindowResult[] = [];
+  /** Emitted since the last publish: finals for alerting, updates for the live console. */
+  private finals: WindowResult[] = [];
+  private updates: WindowResult[] = [];
   private late: Row[] = [];
   private processedSeq = 0;
   private checkpointSeq = 0;
@@ -50,9 +53,7 @@ export class WindowRunner {
         {
           result: (r) => {
             this.results.push(r);
-            // Finals for alerting, updates for the live console: each consumer picks its topic.
-            this.bus.publish(r.final ? WINDOWS_TOPIC : WINDOW_UPDATES_TOPIC, [r]);
-            this.metrics.windowsEmitted.inc({ window: r.window, kind: r.final ? 'final' : 'update' });
+            (r.final ? this.finals : this.updates).push(r);
           },
           late: (e, wm) => {
             this.metrics.lateEvents.inc({ window: spec.name });
@@ -120,12 +121,34 @@ export class WindowRunner {
       this.processedSeq = e.seq;
     }
     this.metrics.processedSeq.set(this.processedSeq);
+    this.publish();
+  }
+
+  /** One bus message per batch and topic, not one per result. */
+  private publish(): void {
+    if (this.finals.length > 0) {
+      this.bus.publish(WINDOWS_TOPIC, this.finals);
+      this.countEmitted(this.finals, 'final');
+      this.finals = [];
+    }
+    if (this.updates.length > 0) {
+      this.bus.publish(WINDOW_UPDATES_TOPIC, this.updates);
+      this.countEmitted(this.updates, 'update');
+      this.updates = [];
+    }
+  }
+
+  private countEmitted(results: WindowResult[], kind: 'final' | 'update'): void {
+    const by = new Map<string, number>();
+    for (const r of results) by.set(r.window, (by.get(r.window) ?? 0) + 1);
+    for (const [window, n] of by) this.metrics.windowsEmitted.inc({ window, kind }, n);
   }
 
   private tick(): void {
     const now = this.clock();
     for (const op of this.operators) {
       op.tick(now);
+      this.publish();
       this.metrics.windowsOpen.set({ window: op.name }, op.openWindows);
       if (Number.isFinite(op.watermark))
         this.metrics.windowLagSeconds.set({ window: op.name }, (now - op.watermark) / 1000);

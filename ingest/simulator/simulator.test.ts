@@ -4,7 +4,7 @@ import { generateDemoCity } from '../../config/demo-city.ts';
 import { validateConfig } from '../../config/load.ts';
 import { OrgTree } from '../../config/org-tree.ts';
 import { HotlineRecord, SensorRecord, VideoRecord } from '../records.ts';
-import { ADAPTERS } from '../sources.ts';
+import { ADAPTERS, validationContext } from '../sources.ts';
 import { localHour } from './content.ts';
 import { generateRecords } from './generate.ts';
 import { CitySimulator, type SimRecord, type SimulatorOptions } from './simulator.ts';
@@ -115,7 +115,7 @@ describe('sensors', () => {
 
   it('reports the device metric, in its range and configured unit, to 2 decimals', () => {
     for (const r of hour) {
-      expect(org.device(r.device)?.metrics?.has(r.metric)).toBe(true);
+      expect(org.device(r.device)?.metrics?.includes(r.metric)).toBe(true);
       const [lo, hi] = RANGES[r.metric]!;
       expect(r.value).toBeGreaterThanOrEqual(lo);
       expect(r.value).toBeLessThanOrEqual(hi);
@@ -252,7 +252,7 @@ describe('every record', () => {
   });
 
   it('is accepted by the ingest adapters', () => {
-    const ctx = { org, config, now: START + span };
+    const ctx = validationContext(org, config, START + span);
     for (const r of records) {
       const out = ADAPTERS[r.source].normalise(r.record, ctx);
       expect(out.ok ? 'ok' : JSON.stringify(out), JSON.stringify(r.record)).toBe('ok');
