@@ -5,6 +5,7 @@ import { loadOrgTree } from '../config/org-loader.ts';
 import type { GridwatchConfig } from '../config/schema.ts';
 import { createLogger } from '../platform/logger.ts';
 import { startEmbedded } from './embedded.ts';
+import { replayCommand } from './replay.ts';
 import { simulateCommand } from './simulate.ts';
 
 const program = new Command()
@@ -87,6 +88,7 @@ program
   });
 
 simulateCommand(program, fail);
+replayCommand(program, fail);
 
 function printBanner(
   url: string,

@@ -192,6 +192,16 @@ export class WindowRunner {
     }
   }
 
+  /**
+   * End of input (a replay): advance every watermark past the last event so all remaining
+   * windows fire, then store them. Not for a live stream, whose windows close by themselves.
+   */
+  async closeAll(): Promise<void> {
+    for (const op of this.operators) op.tick(Number.MAX_SAFE_INTEGER);
+    this.publish();
+    await this.checkpoint();
+  }
+
   async stop(): Promise<void> {
     this.unsubscribe?.();
     for (const t of this.timers) clearInterval(t);
