@@ -19,6 +19,8 @@ beforeAll(async () => {
         outOfOrder: '1s',
         allowedLateness: '1m',
         idleTimeout: '1s',
+        levels: ['grid', 'district', 'city'],
+        updates: '1s',
       },
     ],
   });
@@ -278,5 +280,27 @@ describe('ingest API', () => {
     expect(m).toMatch(/gridwatch_events_rejected_total\{source="sensor",reason="unknown_device"\} \d+/);
     expect(m).toMatch(/gridwatch_store_insert_seconds_bucket/);
     expect(m).toMatch(/gridwatch_window_lag_seconds\{window="sensor_1m"\}/);
+  });
+
+  it("serves roll-up windows by node and level, within a key's area only", async () => {
+    await waitFor('a city roll-up', async () => {
+      const r = await get(url('/v1/windows?grid=city&from=0'), TEST_KEYS.read);
+      return (r.body.windows as unknown[]).length > 0;
+    });
+    const city = (await get(url('/v1/windows?grid=city&from=0'), TEST_KEYS.read)).body.windows as {
+      key: string;
+      level: string;
+    }[];
+    for (const w of city) expect(w).toMatchObject({ key: 'city', level: 'city' });
+    const districts = (await get(url('/v1/windows?level=district&from=0'), TEST_KEYS.read)).body.windows as {
+      level: string;
+    }[];
+    expect(districts.length).toBeGreaterThan(0);
+    for (const w of districts) expect(w.level).toBe('district');
+    expect((await get(url('/v1/windows?grid=city&from=0'), TEST_KEYS.readD02)).status).toBe(403);
+    const mine = (await get(url('/v1/windows?from=0&limit=10000'), TEST_KEYS.readD02)).body.windows as {
+      key: string;
+    }[];
+    for (const w of mine) expect(gw.org.isWithin(w.key, 'd02')).toBe(true);
   });
 });

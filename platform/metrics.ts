@@ -73,7 +73,7 @@ export class Metrics {
   });
   readonly windowsEmitted = new Counter({
     name: 'gridwatch_windows_emitted_total',
-    help: 'Window results emitted, per window spec and kind (final, late, update)',
+    help: 'Window results emitted, per window spec and kind (final, update)',
     labelNames: ['window', 'kind'] as const,
     registers: [this.registry],
   });

@@ -98,7 +98,7 @@ export class Accumulator {
         for (const v of o.values) this.values.push(v);
       } else {
         const sketch = this.sketch ?? this.toSketch();
-        if (o.sketch) sketch.merge(o.sketch);
+        if (o.sketch) mergeSketch(sketch, o.sketch);
         else if (o.values) for (const v of o.values) sketch.accept(v);
       }
     }
@@ -254,4 +254,16 @@ function restoreSketch(sketch: DDSketch, s: SketchState): void {
   restoreStore(f.negativeStore, s.neg);
   f.zeroCount = s.zero;
   f.count = s.pos.count + s.neg.count + s.zero;
+}
+
+/**
+ * DDSketch.merge (sketches-js 2.1.1) merges only the positive store: negative values of the
+ * merged sketch were lost (found by the oracle tests). Its copy path, used when the target is
+ * empty, does take both stores.
+ */
+function mergeSketch(into: DDSketch, from: DDSketch): void {
+  const target = into as unknown as SketchFields & { negativeStore: { merge(o: unknown): void } };
+  const wasEmpty = target.count === 0;
+  into.merge(from);
+  if (!wasEmpty) target.negativeStore.merge((from as unknown as SketchFields).negativeStore);
 }

@@ -25,6 +25,8 @@ interface Session {
   end: number;
   acc: Accumulator;
   fired: boolean;
+  /** A row (provisional or final) is in the store at `start`: moving or absorbing it retracts it. */
+  stored: boolean;
 }
 
 interface SeriesSessions {
@@ -35,10 +37,13 @@ interface SeriesSessions {
   sessions: Session[];
 }
 
+type SessionState = [number, number, boolean, AccumulatorState, boolean?];
+
 interface SessionSnapshot {
   watermark: WatermarkState;
   lastUpdate: number;
-  series: [Level, string, string, [number, number, boolean, AccumulatorState][]][];
+  shedFloor?: number | null;
+  series: [Level, string, string, SessionState[]][];
 }
 
 export class SessionWindowOperator implements WindowOperator {
@@ -55,6 +60,8 @@ export class SessionWindowOperator implements WindowOperator {
   /** No session is kept past end + lateness before this: purging scans only then. */
   private nextPurge = Number.POSITIVE_INFINITY;
   private lastUpdate = 0;
+  /** Sessions ending at or before this were shed by the state limit: older events are late. */
+  private shedFloor = Number.NEGATIVE_INFINITY;
 
   constructor(
     spec: WindowSpecConfig,
@@ -103,21 +110,23 @@ export class SessionWindowOperator implements WindowOperator {
     const list = s.sessions;
     let first = -1;
     let last = -1;
+    const closed = this.wm - this.p.latenessMs;
     for (let i = 0; i < list.length; i++) {
       const x = list[i]!;
+      if (x.end <= closed) continue; // past allowed lateness: no longer changes, awaiting purge
       if (x.start < t + this.gapMs && t < x.end) {
         if (first === -1) first = i;
         last = i;
       }
     }
     if (first === -1) {
-      if (t + this.gapMs + this.p.latenessMs <= this.wm) {
+      if (t + this.gapMs + this.p.latenessMs <= this.wm || t < this.shedFloor) {
         this.out.late(e, this.wm);
         return;
       }
       const acc = new Accumulator(this.p.agg);
       acc.add(e.value, t, e.seq, e.device, e.kind);
-      const ses: Session = { start: t, end: t + this.gapMs, acc, fired: false };
+      const ses: Session = { start: t, end: t + this.gapMs, acc, fired: false, stored: false };
       let at = list.findIndex((x) => x.start > t);
       if (at === -1) at = list.length;
       list.splice(at, 0, ses);
@@ -129,12 +138,12 @@ export class SessionWindowOperator implements WindowOperator {
     // Merge every touched session into the first, retracting absorbed ones already stored.
     const into = list[first]!;
     const wasStart = into.start;
-    const wasFired = into.fired;
+    const wasStored = into.stored;
     for (let i = first + 1; i <= last; i++) {
       const x = list[i]!;
       into.acc.merge(x.acc);
       if (x.end > into.end) into.end = x.end;
-      if (x.fired) this.retract(s, x);
+      if (x.stored) this.retract(s, x);
       into.fired ||= x.fired;
       this.open--;
     }
@@ -142,8 +151,10 @@ export class SessionWindowOperator implements WindowOperator {
     into.acc.add(e.value, t, e.seq, e.device, e.kind);
     if (t < into.start) into.start = t;
     if (t + this.gapMs > into.end) into.end = t + this.gapMs;
-    if (wasFired && into.start !== wasStart)
-      this.retract(s, { start: wasStart, end: into.end, acc: into.acc, fired: true });
+    if (wasStored && into.start !== wasStart) {
+      this.retract(s, { start: wasStart, end: into.end, acc: into.acc, fired: true, stored: true });
+      into.stored = false;
+    }
     if (into.fired) this.refire(s, into);
     else if (into.end < this.nextEnd) this.nextEnd = into.end;
   }
@@ -179,6 +190,7 @@ export class SessionWindowOperator implements WindowOperator {
   }
 
   private emit(s: SeriesSessions, ses: Session, final: boolean): void {
+    ses.stored = true;
     const r = toResult(this.p, s.level, s.key, s.kind, ses.start, ses.end, ses.acc, final, undefined);
     r.deltaCount = null; // sessions have no "previous window"
     this.out.result(r);
@@ -202,7 +214,7 @@ export class SessionWindowOperator implements WindowOperator {
 
   private advanceTo(wm: number): void {
     this.wm = wm;
-    if (wm < this.nextEnd && wm - this.p.latenessMs < this.nextPurge) return;
+    if (wm < this.nextEnd && wm < this.nextPurge) return;
     let nextEnd = Number.POSITIVE_INFINITY;
     let nextPurge = Number.POSITIVE_INFINITY;
     for (const [id, s] of this.series) {
@@ -237,6 +249,7 @@ export class SessionWindowOperator implements WindowOperator {
     for (const [id, s, ses] of all) {
       if (this.open <= this.maxOpenWindows * 0.9) break;
       if (!ses.fired) this.emit(s, ses, true);
+      if (ses.end > this.shedFloor) this.shedFloor = ses.end;
       s.sessions = s.sessions.filter((x) => x !== ses);
       if (s.sessions.length === 0) this.series.delete(id);
       this.open--;
@@ -247,13 +260,12 @@ export class SessionWindowOperator implements WindowOperator {
     return {
       watermark: this.wmTracker.snapshot(),
       lastUpdate: this.lastUpdate,
+      shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null,
       series: [...this.series.values()].map((s) => [
         s.level,
         s.key,
         s.kind,
-        s.sessions.map(
-          (x) => [x.start, x.end, x.fired, x.acc.toJSON()] as [number, number, boolean, AccumulatorState],
-        ),
+        s.sessions.map((x): SessionState => [x.start, x.end, x.fired, x.acc.toJSON(), x.stored]),
       ]),
     };
   }
@@ -262,6 +274,7 @@ export class SessionWindowOperator implements WindowOperator {
     const st = state as SessionSnapshot;
     this.wmTracker.restore(st.watermark, wall);
     this.wm = this.wmTracker.value;
+    this.shedFloor = st.shedFloor ?? Number.NEGATIVE_INFINITY;
     this.series.clear();
     this.open = 0;
     this.nextEnd = Number.NEGATIVE_INFINITY; // rescan on the next advance
@@ -271,10 +284,11 @@ export class SessionWindowOperator implements WindowOperator {
         level,
         key,
         kind,
-        sessions: sessions.map(([start, end, fired, acc]) => ({
+        sessions: sessions.map(([start, end, fired, acc, stored]) => ({
           start,
           end,
           fired,
+          stored: stored ?? fired,
           acc: Accumulator.fromJSON(acc, this.p.agg),
         })),
       });

@@ -180,11 +180,12 @@ export class AlignedWindowOperator implements WindowOperator {
     const t = this.p.time(e);
     const kind = this.p.byKind ? e.kind : ALL_KINDS;
     const n = this.assigner.assign(t, this.starts);
+    let late = false;
     for (let i = 0; i < n; i++) {
       const start = this.starts[i]!;
       const end = start + this.assigner.size;
       if (end + this.p.latenessMs <= this.wm || end <= this.shedFloor) {
-        this.out.late(e, this.wm);
+        late = true; // (hopping: its later windows may still count it)
         continue;
       }
       let b = this.buckets.get(start);
@@ -207,6 +208,7 @@ export class AlignedWindowOperator implements WindowOperator {
       acc.add(e.value, t, e.seq, e.device, e.kind);
       if (end <= this.wm) this.lateFiring(b, e.grid, kind, acc);
     }
+    if (late) this.out.late(e, this.wm); // once per event, however many windows refused it
     const wm = this.p.processingTime
       ? this.wmTracker.force(wall)
       : this.wmTracker.observe(e.partition ?? 0, t, wall);
@@ -275,6 +277,7 @@ export class AlignedWindowOperator implements WindowOperator {
 
   /** A late event in a fired window: re-emit its windows, and the next window's change. */
   private lateFiring(b: Bucket, grid: string, kind: string, acc: Accumulator): void {
+    b.fired = true; // a window first opened by a late event must not fire again
     if (this.p.levels.includes('grid')) this.emitFinal('grid', grid, kind, b, acc);
     acc.dirty = false;
     this.emitRollups(b, true, [[grid, kind]]);

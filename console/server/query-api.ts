@@ -91,27 +91,43 @@ export async function queryRoutes(app: FastifyInstance, deps: QueryApiDeps): Pro
     return { from: f, to: t };
   }
 
+  /** Window keys are org nodes at any level: a node means its own series; an area, its subtree's. */
+  function keyFilter(node: string | undefined, area: string | undefined): { sql: string; params: object } {
+    if (node !== undefined) {
+      if (!org.node(node))
+        throw new GwErrors.BAD_REQUEST(`grid: "${node}" is not a node of the org registry`);
+      if (area && !org.isWithin(node, area))
+        throw new GwErrors.FORBIDDEN(`"${node}" is outside this key's area`);
+      return { sql: 'key = {key:String}', params: { key: node } };
+    }
+    if (area === undefined) return { sql: '1', params: {} };
+    const keys = [...org.allNodes()].filter((n) => org.isWithin(n.id, area)).map((n) => n.id);
+    return { sql: 'key IN {keys:Array(String)}', params: { keys } };
+  }
+
   app.get<{ Querystring: Static<typeof WindowsQuery> }>(
     '/v1/windows',
     { schema: { querystring: WindowsQuery } },
     async (req) => {
       const q = req.query;
       const { from, to } = timeRange(q.from, q.to, 3_600_000);
-      const g = gridFilter(q.grid, req.principal?.area, 'key');
+      const g = keyFilter(q.grid, req.principal?.area);
       const where = [
         g.sql,
+        'count > 0', // hides session windows retracted by a late merge
         'window_start >= fromUnixTimestamp64Milli({from:Int64})',
         'window_start < fromUnixTimestamp64Milli({to:Int64})',
       ];
       if (q.kind) where.push('kind = {kind:String}');
       if (q.window) where.push('window = {window:String}');
+      if (q.level) where.push('level = {level:String}');
       if (q.final !== undefined) where.push('final = {final:UInt8}');
       const rows = await store.query<Record<string, unknown>>(
         `SELECT window, level, key, source, kind, toUnixTimestamp64Milli(window_start) AS start_ms,
-              toUnixTimestamp64Milli(window_end) AS end_ms, count, sum, min, max, mean, variance, p50, p90, p99,
-              distinct, last, delta_count, delta_mean, kinds, final
-       FROM window_results FINAL WHERE ${where.join(' AND ')}
-       ORDER BY window_start DESC, key, kind LIMIT {limit:UInt32}`,
+                toUnixTimestamp64Milli(window_end) AS end_ms, count, sum, min, max, mean, variance, p50, p90, p99,
+                distinct, last, delta_count, delta_mean, kinds, final
+         FROM window_results FINAL WHERE ${where.join(' AND ')}
+         ORDER BY window_start DESC, level, key, kind LIMIT {limit:UInt32}`,
         {
           ...g.params,
           from,
@@ -131,6 +147,11 @@ export async function queryRoutes(app: FastifyInstance, deps: QueryApiDeps): Pro
           start: new Date(Number(start_ms)).toISOString(),
           end: new Date(Number(end_ms)).toISOString(),
           count: Number(r.count),
+          distinct: r.distinct === null ? null : Number(r.distinct),
+          kinds:
+            Object.keys(r.kinds as object).length > 0
+              ? numberValues(r.kinds as Record<string, unknown>)
+              : null,
           final: Number(r.final) === 1,
         })),
       };
@@ -177,4 +198,10 @@ function parseTime(v: string, field: string): number {
   if (!Number.isFinite(ms))
     throw new GwErrors.BAD_REQUEST(`${field}: expected ISO-8601 or epoch ms, got "${v.slice(0, 40)}"`);
   return ms;
+}
+
+function numberValues(o: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o)) out[k] = Number(v);
+  return out;
 }

@@ -1,0 +1,81 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  Accumulator,
+  aggregateOptions,
+  EXACT_QUANTILE_VALUES,
+  SKETCH_RELATIVE_ACCURACY,
+} from './aggregates.ts';
+
+const opts = aggregateOptions(['quantiles', 'distinct', 'last', 'kinds']);
+
+function fill(values: number[], seq0 = 0): Accumulator {
+  const a = new Accumulator(opts);
+  values.forEach((v, i) =>
+    a.add(v, seq0 + i, seq0 + i + 1, `dev${(seq0 + i) % 5}`, (seq0 + i) % 2 ? 'a' : 'b'),
+  );
+  return a;
+}
+
+/** The value at rank floor(q·(n−1)) of the sorted values: the rank rule DDSketch uses. */
+const exact = (values: number[], q: number) =>
+  [...values].sort((x, y) => x - y)[Math.floor(q * (values.length - 1))]!;
+
+describe('Accumulator', () => {
+  it('merges to the same aggregate as adding everything to one, whatever the split (property)', () => {
+    const vals = fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 400 });
+    fc.assert(
+      fc.property(vals, fc.nat(), (values, cutSeed) => {
+        const cut = cutSeed % (values.length + 1);
+        const whole = fill(values);
+        const left = fill(values.slice(0, cut));
+        left.merge(fill(values.slice(cut), cut));
+        expect(left.count).toBe(whole.count);
+        expect(left.sum).toBeCloseTo(whole.sum, 3);
+        expect(left.min).toBe(whole.min);
+        expect(left.max).toBe(whole.max);
+        expect(left.variance).toBeCloseTo(whole.variance, 0);
+        expect(left.devices?.size).toBe(whole.devices?.size);
+        expect(Object.fromEntries(left.kinds!)).toEqual(Object.fromEntries(whole.kinds!));
+        for (const q of [0.5, 0.9, 0.99]) {
+          const truth = exact(values, q);
+          const est = left.quantile(q)!;
+          // Exact below the sketch threshold; within the sketch's relative accuracy above it.
+          expect(Math.abs(est - truth)).toBeLessThanOrEqual(
+            SKETCH_RELATIVE_ACCURACY * Math.abs(truth) + 1e-9,
+          );
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps negative values when merging two sketches (regression: DDSketch.merge dropped them)', () => {
+    const neg = Array.from({ length: EXACT_QUANTILE_VALUES + 10 }, (_, i) => -100 - i);
+    const pos = Array.from({ length: EXACT_QUANTILE_VALUES + 10 }, (_, i) => 1 + i);
+    const a = fill(neg);
+    a.merge(fill(pos, 1000));
+    const all = [...neg, ...pos];
+    expect(a.sketch).toBeDefined();
+    expect(Math.abs(a.quantile(0.1)! - exact(all, 0.1))).toBeLessThanOrEqual(
+      0.01 * Math.abs(exact(all, 0.1)) + 1e-9,
+    );
+    expect(a.quantile(0.1)!).toBeLessThan(-100);
+  });
+
+  it('survives a JSON snapshot round trip unchanged, exact values and sketch alike', () => {
+    for (const n of [3, EXACT_QUANTILE_VALUES * 3]) {
+      const a = fill(Array.from({ length: n }, (_, i) => Math.sin(i) * 1000));
+      const b = Accumulator.fromJSON(JSON.parse(JSON.stringify(a.toJSON())), opts);
+      for (const q of [0.5, 0.9, 0.99]) expect(b.quantile(q)).toBe(a.quantile(q));
+      expect([b.count, b.sum, b.min, b.max, b.variance, b.lastValue]).toEqual([
+        a.count,
+        a.sum,
+        a.min,
+        a.max,
+        a.variance,
+        a.lastValue,
+      ]);
+    }
+  });
+});
