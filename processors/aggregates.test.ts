@@ -11,9 +11,9 @@ const opts = aggregateOptions(['quantiles', 'distinct', 'last', 'kinds']);
 
 function fill(values: number[], seq0 = 0): Accumulator {
   const a = new Accumulator(opts);
-  values.forEach((v, i) =>
-    a.add(v, seq0 + i, seq0 + i + 1, `dev${(seq0 + i) % 5}`, (seq0 + i) % 2 ? 'a' : 'b'),
-  );
+  values.forEach((v, i) => {
+    a.add(v, seq0 + i, seq0 + i + 1, `dev${(seq0 + i) % 5}`, (seq0 + i) % 2 ? 'a' : 'b');
+  });
   return a;
 }
 

@@ -249,12 +249,10 @@ export class AlignedWindowOperator implements WindowOperator {
     // Buckets outlive their lateness by one step (closed, no longer open): the next window's
     // change needs its predecessor.
     const horizon = closing - this.assigner.step;
-    let due: Bucket[] | undefined;
-    for (const b of this.buckets.values()) {
-      if (!b.fired && b.end <= wm) (due ??= []).push(b);
-    }
+    const due: Bucket[] = [];
+    for (const b of this.buckets.values()) if (!b.fired && b.end <= wm) due.push(b);
     // Oldest first, so each window's change is against its already-fired predecessor.
-    if (due) for (const b of due.sort((x, y) => x.start - y.start)) this.fire(b);
+    for (const b of due.sort((x, y) => x.start - y.start)) this.fire(b);
     for (const [start, b] of this.buckets) {
       if (!b.closed && b.end <= closing) {
         b.closed = true;
