@@ -200,4 +200,29 @@ describe('WindowOperator (tumbling)', () => {
       { numRuns: 300 },
     );
   });
+
+  it('in processing-time mode windows by arrival time and closes them by the clock', () => {
+    const spec = validateConfig({
+      windows: [
+        {
+          name: 'p',
+          source: 'sensor',
+          size: 60_000,
+          timeMode: 'processing',
+          allowedLateness: 0,
+          updates: 'off',
+        },
+      ],
+    }).windows[0]!;
+    const { op, results } = harness(spec);
+    const arrive = (eventTs: number, receivedAt: number) =>
+      op.process({ ...ev(eventTs), receivedAt }, receivedAt);
+    arrive(T0 - 3_600_000, T0 + 1_000); // an hour-old reading counts in the minute it arrived
+    arrive(T0 + 50_000, T0 + 2_000);
+    expect(results).toHaveLength(0);
+    op.tick(T0 + 60_000);
+    expect(results).toEqual([
+      expect.objectContaining({ start: T0, end: T0 + 60_000, count: 2, final: true }),
+    ]);
+  });
 });
