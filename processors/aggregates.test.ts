@@ -63,6 +63,15 @@ describe('Accumulator', () => {
     expect(a.quantile(0.1)!).toBeLessThan(-100);
   });
 
+  it('merges sketches whose values reach bucket key 0, just under 1 (regression: NaN bins in sketches-js)', () => {
+    const a = fill(Array.from({ length: 70 }, () => 0.1));
+    const b = fill([...Array.from({ length: 5 }, () => 0.5), ...Array.from({ length: 65 }, () => 1)], 100);
+    a.merge(b);
+    expect(a.sketch).toBeDefined();
+    expect(a.quantile(0.9)!).toBeGreaterThanOrEqual(0.99);
+    expect(a.quantile(0.5)!).toBeCloseTo(0.5, 1);
+  });
+
   it('survives a JSON snapshot round trip unchanged, exact values and sketch alike', () => {
     for (const n of [3, EXACT_QUANTILE_VALUES * 3]) {
       const a = fill(Array.from({ length: n }, (_, i) => Math.sin(i) * 1000));

@@ -257,13 +257,41 @@ function restoreSketch(sketch: DDSketch, s: SketchState): void {
 }
 
 /**
- * DDSketch.merge (sketches-js 2.1.1) merges only the positive store: negative values of the
- * merged sketch were lost (found by the oracle tests). Its copy path, used when the target is
- * empty, does take both stores.
+ * Merges `from` into `into` bin by bin. DDSketch.merge (sketches-js 2.1.1) is not used: it
+ * merges only the positive store (negative values were lost), and DenseStore.merge leaves NaN
+ * bins when the merged store's highest key is 0 (values in (0.98, 1]) because _extendRange
+ * reads `secondKey || key`. Both were found by the oracle tests. store.add extends correctly.
  */
 function mergeSketch(into: DDSketch, from: DDSketch): void {
-  const target = into as unknown as SketchFields & { negativeStore: { merge(o: unknown): void } };
-  const wasEmpty = target.count === 0;
-  into.merge(from);
-  if (!wasEmpty) target.negativeStore.merge((from as unknown as SketchFields).negativeStore);
+  const t = into as unknown as MutableSketch;
+  const f = from as unknown as MutableSketch;
+  addBins(t.store, f.store);
+  addBins(t.negativeStore, f.negativeStore);
+  t.zeroCount += f.zeroCount;
+  t.count += f.count;
+  t.sum += f.sum;
+  if (f.min < t.min) t.min = f.min;
+  if (f.max > t.max) t.max = f.max;
+}
+
+interface MutableStore extends DenseStoreFields {
+  add(key: number, weight: number): void;
+}
+
+interface MutableSketch {
+  store: MutableStore;
+  negativeStore: MutableStore;
+  zeroCount: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+function addBins(into: MutableStore, from: DenseStoreFields): void {
+  if (from.count === 0) return;
+  for (let i = 0; i < from.bins.length; i++) {
+    const c = from.bins[i]!;
+    if (c > 0) into.add(i + from.offset, c);
+  }
 }
