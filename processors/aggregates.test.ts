@@ -53,8 +53,9 @@ describe('Accumulator', () => {
   it('keeps negative values when merging two sketches (regression: DDSketch.merge dropped them)', () => {
     const neg = Array.from({ length: EXACT_QUANTILE_VALUES + 10 }, (_, i) => -100 - i);
     const pos = Array.from({ length: EXACT_QUANTILE_VALUES + 10 }, (_, i) => 1 + i);
-    const a = fill(neg);
-    a.merge(fill(pos, 1000));
+    // The merged-in sketch holds the negatives: those are what DDSketch.merge lost.
+    const a = fill(pos);
+    a.merge(fill(neg, 1000));
     const all = [...neg, ...pos];
     expect(a.sketch).toBeDefined();
     expect(Math.abs(a.quantile(0.1)! - exact(all, 0.1))).toBeLessThanOrEqual(
@@ -69,7 +70,7 @@ describe('Accumulator', () => {
     a.merge(b);
     expect(a.sketch).toBeDefined();
     expect(a.quantile(0.9)!).toBeGreaterThanOrEqual(0.99);
-    expect(a.quantile(0.5)!).toBeCloseTo(0.5, 1);
+    expect(Math.abs(a.quantile(0.5)! - 0.1)).toBeLessThanOrEqual(0.001); // rank 69 of 140 is the last 0.1
   });
 
   it('survives a JSON snapshot round trip unchanged, exact values and sketch alike', () => {
