@@ -112,6 +112,7 @@ describe('YAML files', () => {
         allowedLateness: '2m',
         idleTimeout: '30s',
         updates: '5s',
+        maxClockSkew: '5s',
       },
     ]);
   });

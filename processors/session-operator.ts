@@ -73,7 +73,7 @@ export class SessionWindowOperator implements WindowOperator {
     this.name = this.p.name;
     this.source = this.p.source;
     this.gapMs = durationMs(spec.gap ?? '5m');
-    this.wmTracker = new WatermarkTracker(this.p.outOfOrderMs, this.p.idleMs);
+    this.wmTracker = new WatermarkTracker(this.p.outOfOrderMs, this.p.idleMs, this.p.maxAheadMs);
   }
 
   get watermark(): number {

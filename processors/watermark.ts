@@ -23,6 +23,8 @@ export class WatermarkTracker {
   constructor(
     private readonly outOfOrderMs: number,
     private readonly idleMs: number,
+    /** Event times beyond wall + this count as wall + this for the watermark (undefined: no cap). */
+    private readonly maxAheadMs: number | undefined = undefined,
   ) {}
 
   get value(): number {
@@ -30,7 +32,8 @@ export class WatermarkTracker {
   }
 
   /** Records an event; returns the (possibly advanced) watermark. */
-  observe(partition: number, t: number, wall: number): number {
+  observe(partition: number, eventTime: number, wall: number): number {
+    const t = this.maxAheadMs !== undefined && eventTime > wall + this.maxAheadMs ? wall + this.maxAheadMs : eventTime;
     // One partition (embedded mode) is the common case: no lookup, no scan.
     let p = this.list.length === 1 && partition === this.only ? this.list[0] : this.parts.get(partition);
     if (!p) {

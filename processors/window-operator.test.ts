@@ -28,6 +28,7 @@ const SPEC: WindowSpecConfig = validateConfig({
       allowedLateness: 60_000,
       idleTimeout: 5_000,
       updates: 'off',
+      maxClockSkew: 'off', // these tests drive a synthetic wall clock
     },
   ],
 }).windows[0]!;
@@ -224,5 +225,26 @@ describe('WindowOperator (tumbling)', () => {
     expect(results).toEqual([
       expect.objectContaining({ start: T0, end: T0 + 60_000, count: 2, final: true }),
     ]);
+  });
+
+  it('keeps a device with a fast clock from advancing the watermark past the clock (maxClockSkew)', () => {
+    const spec = validateConfig({
+      windows: [{ name: 's', source: 'sensor', size: 60_000, outOfOrder: 10_000, allowedLateness: 60_000, updates: 'off' }],
+    }).windows[0]!;
+    expect(spec.maxClockSkew).toBe('5s');
+    const { op, results, late } = harness(spec);
+    const wall = T0 + 30_000;
+    op.process(ev(T0 + 20_000, 1, GRIDS[0]!), wall);
+    op.process(ev(T0 + 30 * 60_000, 5, GRIDS[1]!), wall); // 30 minutes ahead of the clock
+    expect(op.watermark).toBe(wall + 5_000 - 10_000); // capped at the clock + skew − outOfOrder
+    op.process(ev(T0 + 25_000, 2, GRIDS[2]!), wall); // an honest reading, not made late
+    expect(late).toHaveLength(0);
+    expect(results.filter((r) => r.start === T0)).toHaveLength(0); // the current minute is still open
+    // Without the cap, the same stream makes the honest reading late.
+    const off = harness({ ...spec, maxClockSkew: 'off' });
+    off.op.process(ev(T0 + 20_000, 1, GRIDS[0]!), wall);
+    off.op.process(ev(T0 + 30 * 60_000, 5, GRIDS[1]!), wall);
+    off.op.process(ev(T0 + 25_000, 2, GRIDS[2]!), wall);
+    expect(off.late).toHaveLength(1);
   });
 });

@@ -47,6 +47,7 @@ export class SpecParams {
   readonly latenessMs: number;
   readonly idleMs: number;
   readonly updateMs: number | undefined;
+  readonly maxAheadMs: number | undefined;
 
   constructor(spec: WindowSpecConfig) {
     this.name = spec.name;
@@ -61,6 +62,8 @@ export class SpecParams {
     this.idleMs = durationMs(spec.idleTimeout);
     this.updateMs =
       spec.updates === 'off' || spec.updates === undefined ? undefined : durationMs(spec.updates);
+    this.maxAheadMs =
+      spec.maxClockSkew === 'off' || spec.maxClockSkew === undefined ? undefined : durationMs(spec.maxClockSkew);
   }
 
   /** The event's time in this spec's time mode. */
@@ -160,7 +163,7 @@ export class AlignedWindowOperator implements WindowOperator {
     const size = durationMs(spec.size);
     const step = spec.type === 'hopping' && spec.advance !== undefined ? durationMs(spec.advance) : size;
     this.assigner = new AlignedAssigner(size, step, durationMs(spec.offset ?? 0));
-    this.wmTracker = new WatermarkTracker(this.p.outOfOrderMs, this.p.idleMs);
+    this.wmTracker = new WatermarkTracker(this.p.outOfOrderMs, this.p.idleMs, this.p.maxAheadMs);
     this.rollupLevels = this.p.levels
       .filter((l) => l !== 'grid')
       .map((level) => ({ level, depth: LEVELS.indexOf(level) }))
