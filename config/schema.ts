@@ -77,10 +77,16 @@ const WindowSpec = T.Object(
       'how long after the watermark passes a window it still takes late events',
     ),
     idleTimeout: Duration('30s', 'an input partition silent this long no longer holds the watermark back'),
-    maxClockSkew: T.Union([T.Literal('off'), Duration('5s', 'event times further ahead of the clock do not advance the watermark')], {
-      default: '5s',
-      description: 'a device with a fast clock still counts, but cannot make everyone else late',
-    }),
+    maxClockSkew: T.Union(
+      [
+        T.Literal('off'),
+        Duration('5s', 'event times further ahead of the clock do not advance the watermark'),
+      ],
+      {
+        default: '5s',
+        description: 'a device with a fast clock still counts, but cannot make everyone else late',
+      },
+    ),
     updates: T.Union([T.Literal('off'), Duration('5s', 'emit-on-update interval')], {
       default: '5s',
       description: 'how often open windows emit provisional results ("off" for final only)',

@@ -33,7 +33,10 @@ export class WatermarkTracker {
 
   /** Records an event; returns the (possibly advanced) watermark. */
   observe(partition: number, eventTime: number, wall: number): number {
-    const t = this.maxAheadMs !== undefined && eventTime > wall + this.maxAheadMs ? wall + this.maxAheadMs : eventTime;
+    const t =
+      this.maxAheadMs !== undefined && eventTime > wall + this.maxAheadMs
+        ? wall + this.maxAheadMs
+        : eventTime;
     // One partition (embedded mode) is the common case: no lookup, no scan.
     let p = this.list.length === 1 && partition === this.only ? this.list[0] : this.parts.get(partition);
     if (!p) {

@@ -229,7 +229,16 @@ describe('WindowOperator (tumbling)', () => {
 
   it('keeps a device with a fast clock from advancing the watermark past the clock (maxClockSkew)', () => {
     const spec = validateConfig({
-      windows: [{ name: 's', source: 'sensor', size: 60_000, outOfOrder: 10_000, allowedLateness: 60_000, updates: 'off' }],
+      windows: [
+        {
+          name: 's',
+          source: 'sensor',
+          size: 60_000,
+          outOfOrder: 10_000,
+          allowedLateness: 60_000,
+          updates: 'off',
+        },
+      ],
     }).windows[0]!;
     expect(spec.maxClockSkew).toBe('5s');
     const { op, results, late } = harness(spec);

@@ -63,7 +63,9 @@ export class SpecParams {
     this.updateMs =
       spec.updates === 'off' || spec.updates === undefined ? undefined : durationMs(spec.updates);
     this.maxAheadMs =
-      spec.maxClockSkew === 'off' || spec.maxClockSkew === undefined ? undefined : durationMs(spec.maxClockSkew);
+      spec.maxClockSkew === 'off' || spec.maxClockSkew === undefined
+        ? undefined
+        : durationMs(spec.maxClockSkew);
   }
 
   /** The event's time in this spec's time mode. */
