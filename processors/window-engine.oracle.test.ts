@@ -424,6 +424,11 @@ interface OracleRun {
   lateAccepted: number;
   /** Sessions started by an event overlapping a session already purged (see bug 7 below). */
   overlapping: number;
+  /**
+   * Session rows (level|key|kind|start) where a held session's start ever coincided with a purged
+   * session's start in the same series: bug 11, excluded from the comparison.
+   */
+  collided: Set<string>;
   /** Aligned windows already stored (fired, with events) when a late event was added to them. */
   refired: Set<string>;
 }
@@ -506,6 +511,7 @@ function runOracle(shape: Shape, deliveries: readonly Delivery[], o: OracleOptio
   const wms: number[] = [];
   const open: [number, number][] = [];
   let overlapping = 0;
+  const collided = new Set<string>();
   const refired = new Set<string>();
   let seq = 0;
   let lateAccepted = 0;
@@ -575,17 +581,19 @@ function runOracle(shape: Shape, deliveries: readonly Delivery[], o: OracleOptio
         s = { level, key, kind: kindOf(e), live: [], closed: [] };
         series.set(id, s);
       }
-      // docs/windows.md §3: an event overlapping a session still held joins it; otherwise it is
-      // late if ts + gap + allowedLateness ≤ watermark, else it starts a session (bug 7: one that
-      // may overlap a session already purged).
+      // docs/windows.md §3: an event with ts + allowedLateness < watermark is late (the fix of
+      // bugs 7 and 11); otherwise it joins the sessions it touches or starts one.
       const touchesLive = sessionsOf(s.live, G).some((ses) => touch(ses, e.ts));
-      if (!touchesLive && e.ts + G + L <= wm) {
+      if (e.ts + L < wm) {
         late.set(e.id, wm);
         continue;
       }
       if (!touchesLive && s.closed.some((ses) => touch(ses, e.ts))) overlapping++;
       if (e.ts < wm) lateAccepted++;
       s.live.push(e);
+      const purgedStarts = new Set(s.closed.map(first));
+      for (const ses of sessionsOf(s.live, G))
+        if (purgedStarts.has(first(ses))) collided.add(rowKey(level, key, kindOf(e), first(ses)));
     }
   };
 
@@ -648,7 +656,7 @@ function runOracle(shape: Shape, deliveries: readonly Delivery[], o: OracleOptio
       rows.set(k, g);
     }
   }
-  return { rows, late, wms, open, lateAccepted, overlapping, refired };
+  return { rows, late, wms, open, lateAccepted, overlapping, collided, refired };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -725,8 +733,10 @@ function stats(events: readonly OEvent[]): Stats {
 }
 
 /**
- * Engine bugs this oracle found (first against 5c82584), all fixed since (8d51c21, 451f7c9), so
- * the properties below guard the fixes and exclude no case:
+ * Engine bugs this oracle found (first against 5c82584), all fixed since, so the properties below
+ * guard the fixes and exclude no row. Bugs 7 and 11 were fixed by making an event that joins no
+ * held session late once ts + allowedLateness < watermark (docs/windows.md §3);
+ * `OracleRun.collided` still records would-be collisions for diagnosis.
  *
  *  1. A roll-up's `last` ignored seq on an event-time tie across grids (the first merged grid
  *     won): grid A (0 @ t), then grid B (0.25 @ t) → district last 0.
@@ -739,20 +749,30 @@ function stats(events: readonly OEvent[]): Stats {
  *  4. A late firing after the previous window's bucket was purged lost deltaCount/deltaMean.
  *  5. A session's provisional row was not retracted when the session's start moved or it merged.
  *  6. Sessions were purged at end + 2·allowedLateness, so events past their lateness still merged.
- *  7. (Not fixed: documented, still questionable) an event overlapping only a purged session starts a new
- *     session that overlaps it: two rows for one key and time span. The oracle follows the docs.
+ *  7. An event overlapping only a purged session started a new session that overlapped it: two
+ *     rows for one key and time span.
  *  8. A fired session re-opened by a late event kept its old final row when its start then moved.
  *  9. snapshot() threw for specs with quantiles (DDSketch.toProto needs protobufjs).
  * 10. A window first opened by a late event was emitted final twice (the second with bug 4's deltas).
+ * 11. (A consequence of 7) a held session whose start moved onto a purged session's
+ *     start (same key) overwrites that session's stored row, and a later move retracts it: the
+ *     purged session's events vanish from the store. gap 2 s, lateness 1 s: e1 @0 (grid A);
+ *     f1 @3 s (grid B: wm 3 s, A's [0, 2 s) fired and purged); e2 @1.5 s (A: a new session);
+ *     e3 @0 (A: joins e2's session, which now starts at 0) → A's row at 0 is {e2, e3}, e1 is lost.
  */
+const NO_EXCLUSIONS: ReadonlySet<string> = new Set();
+
 function compareRows(
   shape: Shape,
   actual: Map<string, WindowResult>,
   expected: Map<string, ExpectedRow>,
+  /** Row keys not compared (bug 11). */
+  skip: ReadonlySet<string> = new Set(),
 ): string[] {
   const problems: string[] = [];
   const has = (a: Aggregate) => shape.aggregates.includes(a);
   for (const [k, x] of expected) {
+    if (skip.has(k)) continue;
     const r = actual.get(k);
     if (!r) {
       problems.push(`${k}: missing (expected count ${x.events.length})`);
@@ -806,7 +826,7 @@ function compareRows(
     }
   }
   for (const [k, r] of actual) {
-    if (!expected.has(k))
+    if (!expected.has(k) && !skip.has(k))
       problems.push(`${k}: unexpected ${r.final ? 'final' : 'provisional'} row with count ${r.count}`);
   }
   return problems.slice(0, 12);
@@ -861,7 +881,8 @@ function check(shape: Shape, engine: EngineRun, oracle: OracleRun): void {
   expect(openProblems(engine, oracle), 'open windows (purging)').toEqual([]);
   expect(lateProblems(engine, oracle), 'late() side output').toEqual([]);
   expect(versionProblems(engine.results), 'versions').toEqual([]);
-  const rows = compareRows(shape, stored(engine.results), oracle.rows);
+  expect([...oracle.collided], 'no session start collides with a purged one (bug 11)').toEqual([]);
+  const rows = compareRows(shape, stored(engine.results), oracle.rows, NO_EXCLUSIONS);
   expect(rows, 'stored rows vs oracle').toEqual([]);
 }
 
@@ -1129,7 +1150,7 @@ describe('lateness', () => {
       expect(c.late, 'coverage: dropped events').toBeGreaterThan(0);
       expect(c.lateAccepted, 'coverage: late events accepted').toBeGreaterThan(0);
       if (type !== 'session') expect(c.lateRefired, 'coverage: late firings').toBeGreaterThan(0);
-      else expect(c.overlapping, 'coverage: sessions overlapping a purged one').toBeGreaterThan(0);
+      else expect(c.overlapping, 'no session may overlap a purged one (bugs 7 and 11)').toBe(0);
     });
   }
 
@@ -1467,7 +1488,7 @@ describe('idle advancement', () => {
             const prefix = deliveries.slice(0, i + 1);
             const o = runOracle(shape, prefix, { walls, firedOnly: true });
             const got = stored(engine.results.slice(0, engine.emitted[i]));
-            expect(compareRows(shape, got, o.rows), `at delivery ${i}`).toEqual([]);
+            expect(compareRows(shape, got, o.rows, NO_EXCLUSIONS), `at delivery ${i}`).toEqual([]);
           }
           // Coverage: windows only the idleness rule (or the clock) can have closed.
           const maxTs = (p: number) =>
