@@ -9,7 +9,7 @@ import type { Level, SourceName, WindowSpecConfig } from '../config/schema.ts';
 import type { LoggedEvent } from '../ingest/envelope.ts';
 import { durationMs } from '../platform/duration.ts';
 import { Accumulator, type AccumulatorState } from './aggregates.ts';
-import { type WatermarkState, WatermarkTracker } from './watermark.ts';
+import { type ClockState, OperatorClock } from './operator-clock.ts';
 import {
   ALL_KINDS,
   type OperatorOutput,
@@ -39,9 +39,7 @@ interface SeriesSessions {
 
 type SessionState = [number, number, boolean, AccumulatorState, boolean?];
 
-interface SessionSnapshot {
-  watermark: WatermarkState;
-  lastUpdate: number;
+interface SessionSnapshot extends ClockState {
   shedFloor?: number | null;
   series: [Level, string, string, SessionState[]][];
 }
@@ -51,7 +49,7 @@ export class SessionWindowOperator implements WindowOperator {
   readonly source: SourceName;
   private readonly p: SpecParams;
   private readonly gapMs: number;
-  private readonly wmTracker: WatermarkTracker;
+  private readonly clock: OperatorClock;
   private readonly series = new Map<string, SeriesSessions>();
   private open = 0;
   private wm = Number.NEGATIVE_INFINITY;
@@ -59,7 +57,6 @@ export class SessionWindowOperator implements WindowOperator {
   private nextEnd = Number.POSITIVE_INFINITY;
   /** No session is kept past end + lateness before this: purging scans only then. */
   private nextPurge = Number.POSITIVE_INFINITY;
-  private lastUpdate = 0;
   /** Sessions ending at or before this were shed by the state limit: older events are late. */
   private shedFloor = Number.NEGATIVE_INFINITY;
 
@@ -73,7 +70,7 @@ export class SessionWindowOperator implements WindowOperator {
     this.name = this.p.name;
     this.source = this.p.source;
     this.gapMs = durationMs(spec.gap ?? '5m');
-    this.wmTracker = new WatermarkTracker(this.p.outOfOrderMs, this.p.idleMs, this.p.maxAheadMs);
+    this.clock = new OperatorClock(this.p);
   }
 
   get watermark(): number {
@@ -92,9 +89,7 @@ export class SessionWindowOperator implements WindowOperator {
       const key = level === 'grid' ? e.grid : this.org.ancestorAt(e.grid, level);
       if (key !== undefined) this.add(level, key, kind, e, t);
     }
-    const wm = this.p.processingTime
-      ? this.wmTracker.force(wall)
-      : this.wmTracker.observe(e.partition ?? 0, t, wall);
+    const wm = this.clock.onEvent(e.partition ?? 0, t, wall);
     if (wm > this.wm) this.advanceTo(wm);
     if (this.open > this.maxOpenWindows) this.shed();
   }
@@ -200,10 +195,9 @@ export class SessionWindowOperator implements WindowOperator {
   }
 
   tick(wall: number): void {
-    const wm = this.p.processingTime ? this.wmTracker.force(wall) : this.wmTracker.tick(wall);
+    const wm = this.clock.onTick(wall);
     if (wm > this.wm) this.advanceTo(wm);
-    if (this.p.updateMs !== undefined && wall - this.lastUpdate >= this.p.updateMs) {
-      this.lastUpdate = wall;
+    if (this.clock.updatesDue(wall)) {
       for (const s of this.series.values()) {
         for (const ses of s.sessions) {
           if (!ses.fired && ses.acc.dirty) {
@@ -261,8 +255,7 @@ export class SessionWindowOperator implements WindowOperator {
 
   snapshot(): SessionSnapshot {
     return {
-      watermark: this.wmTracker.snapshot(),
-      lastUpdate: this.lastUpdate,
+      ...this.clock.snapshot(),
       shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null,
       series: [...this.series.values()].map((s) => [
         s.level,
@@ -275,8 +268,8 @@ export class SessionWindowOperator implements WindowOperator {
 
   restore(state: unknown, wall: number): void {
     const st = state as SessionSnapshot;
-    this.wmTracker.restore(st.watermark, wall);
-    this.wm = this.wmTracker.value;
+    this.clock.restore(st, wall);
+    this.wm = this.clock.watermark;
     this.shedFloor = st.shedFloor ?? Number.NEGATIVE_INFINITY;
     this.series.clear();
     this.open = 0;

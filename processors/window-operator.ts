@@ -10,7 +10,7 @@ import { LEVELS, type Level, type SourceName, type WindowSpecConfig } from '../c
 import type { LoggedEvent } from '../ingest/envelope.ts';
 import { durationMs } from '../platform/duration.ts';
 import { Accumulator, type AccumulatorState, type AggregateOptions, aggregateOptions } from './aggregates.ts';
-import { type WatermarkState, WatermarkTracker } from './watermark.ts';
+import { type ClockState, OperatorClock } from './operator-clock.ts';
 import { AlignedAssigner } from './window-assigner.ts';
 import type { WindowResult } from './window-result.ts';
 
@@ -130,10 +130,8 @@ interface Bucket {
   size: number;
 }
 
-interface AlignedSnapshot {
-  watermark: WatermarkState;
+interface AlignedSnapshot extends ClockState {
   shedFloor: number | null;
-  lastUpdate: number;
   buckets: [number, boolean, [string, string, AccumulatorState][], [string, number, number][]][];
 }
 
@@ -142,7 +140,7 @@ export class AlignedWindowOperator implements WindowOperator {
   readonly source: SourceName;
   private readonly p: SpecParams;
   private readonly assigner: AlignedAssigner;
-  private readonly wmTracker: WatermarkTracker;
+  private readonly clock: OperatorClock;
   private readonly buckets = new Map<number, Bucket>();
   private readonly starts: number[] = [];
   /** Roll-up levels (all but grid), finest first, with their depth in the tree. */
@@ -151,7 +149,6 @@ export class AlignedWindowOperator implements WindowOperator {
   private wm = Number.NEGATIVE_INFINITY;
   /** Windows ending at or before this were shed by the state limit: their events are late. */
   private shedFloor = Number.NEGATIVE_INFINITY;
-  private lastUpdate = 0;
 
   constructor(
     spec: WindowSpecConfig,
@@ -165,7 +162,7 @@ export class AlignedWindowOperator implements WindowOperator {
     const size = durationMs(spec.size);
     const step = spec.type === 'hopping' && spec.advance !== undefined ? durationMs(spec.advance) : size;
     this.assigner = new AlignedAssigner(size, step, durationMs(spec.offset ?? 0));
-    this.wmTracker = new WatermarkTracker(this.p.outOfOrderMs, this.p.idleMs, this.p.maxAheadMs);
+    this.clock = new OperatorClock(this.p);
     this.rollupLevels = this.p.levels
       .filter((l) => l !== 'grid')
       .map((level) => ({ level, depth: LEVELS.indexOf(level) }))
@@ -214,18 +211,15 @@ export class AlignedWindowOperator implements WindowOperator {
       if (end <= this.wm) this.lateFiring(b, e.grid, kind, acc);
     }
     if (late) this.out.late(e, this.wm); // once per event, however many windows refused it
-    const wm = this.p.processingTime
-      ? this.wmTracker.force(wall)
-      : this.wmTracker.observe(e.partition ?? 0, t, wall);
+    const wm = this.clock.onEvent(e.partition ?? 0, t, wall);
     if (wm > this.wm) this.advanceTo(wm);
     if (this.open > this.maxOpenWindows) this.shed();
   }
 
   tick(wall: number): void {
-    const wm = this.p.processingTime ? this.wmTracker.force(wall) : this.wmTracker.tick(wall);
+    const wm = this.clock.onTick(wall);
     if (wm > this.wm) this.advanceTo(wm);
-    if (this.p.updateMs !== undefined && wall - this.lastUpdate >= this.p.updateMs) {
-      this.lastUpdate = wall;
+    if (this.clock.updatesDue(wall)) {
       this.emitUpdates();
     }
   }
@@ -397,17 +391,16 @@ export class AlignedWindowOperator implements WindowOperator {
       buckets.push([b.start, b.fired, accs, [...b.rollups.entries()].map(([k, v]) => [k, v.count, v.mean])]);
     }
     return {
-      watermark: this.wmTracker.snapshot(),
+      ...this.clock.snapshot(),
       shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null,
-      lastUpdate: this.lastUpdate,
       buckets,
     };
   }
 
   restore(state: unknown, wall: number): void {
     const s = state as AlignedSnapshot;
-    this.wmTracker.restore(s.watermark, wall);
-    this.wm = this.wmTracker.value;
+    this.clock.restore(s, wall);
+    this.wm = this.clock.watermark;
     this.shedFloor = s.shedFloor ?? Number.NEGATIVE_INFINITY;
     this.buckets.clear();
     this.open = 0;
