@@ -300,3 +300,27 @@ describe('demo city', () => {
     expect(tree.resolveAddress('第20区')?.id).toBe('d20');
   });
 });
+
+describe('subtree', () => {
+  it('lists exactly the nodes isWithin says are beneath, at any level or one', () => {
+    const city = new OrgTree(
+      generateDemoCity({
+        ...validateConfig({}).org.demo,
+        districts: 2,
+        streetsPerDistrict: 2,
+        communitiesPerStreet: 2,
+        gridsPerCommunity: 3,
+      }),
+    );
+    const all = [...city.allNodes()];
+    for (const area of all) {
+      const expected = all.filter((n) => city.isWithin(n.id, area.id)).map((n) => n.id);
+      expect([...city.subtree(area.id)].sort()).toEqual(expected.sort());
+      expect([...city.subtree(area.id, 'grid')].sort()).toEqual(
+        expected.filter((id) => city.node(id)!.level === 'grid').sort(),
+      );
+    }
+    expect(city.subtree('nowhere')).toEqual([]);
+    expect(city.subtree('d01')).toBe(city.subtree('d01')); // cached
+  });
+});

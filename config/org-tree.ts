@@ -52,6 +52,8 @@ export class OrgTree {
   private readonly nodes = new Map<string, OrgNode>();
   private readonly devices = new Map<string, Device>();
   private readonly addressIndex = new Map<string, string>();
+  /** subtree() answers, cached: the tree never changes after construction. */
+  private readonly subtrees = new Map<string, readonly string[]>();
   private maxAddressLen = 0;
   private gridCount = 0;
 
@@ -143,6 +145,22 @@ export class OrgTree {
 
   *allDevices(type?: Device['type']): IterableIterator<Device> {
     for (const d of this.devices.values()) if (!type || d.type === type) yield d;
+  }
+
+  /** Ids of `id` and every node beneath it (only those at `level`, when given); [] for no node. */
+  subtree(id: string, level?: Level): readonly string[] {
+    const cacheKey = level ? `${id}\u0001${level}` : id;
+    const cached = this.subtrees.get(cacheKey);
+    if (cached) return cached;
+    const out: string[] = [];
+    const stack = this.nodes.has(id) ? [id] : [];
+    while (stack.length > 0) {
+      const n = this.nodes.get(stack.pop()!)!;
+      if (!level || n.level === level) out.push(n.id);
+      stack.push(...n.children);
+    }
+    this.subtrees.set(cacheKey, out);
+    return out;
   }
 
   /** The ancestor of `id` at `level` (the node itself when it is at that level). */

@@ -75,8 +75,8 @@ export async function queryRoutes(app: FastifyInstance, deps: QueryApiDeps): Pro
     if (target === undefined) return { sql: '1', params: {} };
     const n = org.node(target)!;
     if (n.level === 'grid') return { sql: `${column} = {grid:String}`, params: { grid: target } };
-    // Window keys and raw rows are at grid level: expand the subtree (≤ a city's grids).
-    const grids = [...org.allNodes('grid')].filter((g) => org.isWithin(g.id, target)).map((g) => g.id);
+    // Raw rows are at grid level: expand the subtree (≤ a city's grids).
+    const grids = org.subtree(target, 'grid');
     return { sql: `${column} IN {grids:Array(String)}`, params: { grids } };
   }
 
@@ -101,7 +101,7 @@ export async function queryRoutes(app: FastifyInstance, deps: QueryApiDeps): Pro
       return { sql: 'key = {key:String}', params: { key: node } };
     }
     if (area === undefined) return { sql: '1', params: {} };
-    const keys = [...org.allNodes()].filter((n) => org.isWithin(n.id, area)).map((n) => n.id);
+    const keys = org.subtree(area);
     return { sql: 'key IN {keys:Array(String)}', params: { keys } };
   }
 
