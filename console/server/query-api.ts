@@ -59,12 +59,8 @@ export async function queryRoutes(app: FastifyInstance, deps: QueryApiDeps): Pro
     req.principal = p;
   });
 
-  /** The grid filter: a node in the caller's area (and its subtree), or the whole area. */
-  function gridFilter(
-    node: string | undefined,
-    area: string | undefined,
-    column: string,
-  ): { sql: string; params: object } {
+  /** Raw events: a node in the caller's area (and its subtree), or the whole area. */
+  function gridFilter(node: string | undefined, area: string | undefined): { sql: string; params: object } {
     const target = node ?? area;
     if (node !== undefined) {
       if (!org.node(node))
@@ -74,10 +70,10 @@ export async function queryRoutes(app: FastifyInstance, deps: QueryApiDeps): Pro
     }
     if (target === undefined) return { sql: '1', params: {} };
     const n = org.node(target)!;
-    if (n.level === 'grid') return { sql: `${column} = {grid:String}`, params: { grid: target } };
+    if (n.level === 'grid') return { sql: 'grid = {grid:String}', params: { grid: target } };
     // Raw rows are at grid level: expand the subtree (≤ a city's grids).
     const grids = org.subtree(target, 'grid');
-    return { sql: `${column} IN {grids:Array(String)}`, params: { grids } };
+    return { sql: 'grid IN {grids:Array(String)}', params: { grids } };
   }
 
   function timeRange(
@@ -167,7 +163,7 @@ export async function queryRoutes(app: FastifyInstance, deps: QueryApiDeps): Pro
         throw new GwErrors.BAD_REQUEST(`source: expected one of ${SOURCES.join(', ')}`);
       const q = req.query;
       const { from, to } = timeRange(q.from, q.to, 3_600_000);
-      const g = gridFilter(q.grid, req.principal?.area, 'grid');
+      const g = gridFilter(q.grid, req.principal?.area);
       const where = [
         g.sql,
         'ts >= fromUnixTimestamp64Milli({from:Int64})',
