@@ -59,14 +59,7 @@ export function loadConfig(opts: LoadOptions = {}): GridwatchConfig {
 export function validateConfig(raw: unknown): GridwatchConfig {
   // Defaults first, then conversion, so `port: ${PORT}` (a string after interpolation) is a number.
   const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, structuredClone(raw)));
-  const problems: string[] = [];
-  for (const err of checker.Errors(value)) {
-    // Report each path once: the first (most specific) message is the useful one.
-    const key = pathToKey(err.path);
-    if (problems.some((p) => p.startsWith(`${key}:`) || p.startsWith(`${key} =`))) continue;
-    problems.push(describe(key, err.value, err.message, err.schema));
-    if (problems.length >= 20) break;
-  }
+  const problems = schemaProblems(checker.Errors(value));
   if (problems.length === 0) problems.push(...semanticProblems(value as GridwatchConfig));
   if (problems.length > 0) throw new GwErrors.CONFIG_INVALID(problems.map((p) => `  - ${p}`).join('\n'));
   return value as GridwatchConfig;
@@ -112,6 +105,22 @@ function semanticProblems(c: GridwatchConfig): string[] {
     keys.add(k.key);
   });
   return out;
+}
+
+/** Schema errors as "path = value: reason" lines, one per path (the most specific), at most `max`. */
+export function schemaProblems(
+  errors: Iterable<{ path: string; value: unknown; message: string; schema: unknown }>,
+  prefix = '',
+  max = 20,
+): string[] {
+  const problems: string[] = [];
+  for (const err of errors) {
+    const key = prefix + pathToKey(err.path);
+    if (problems.some((p) => p.startsWith(`${key}:`) || p.startsWith(`${key} =`))) continue;
+    problems.push(describe(key, err.value, err.message, err.schema));
+    if (problems.length >= max) break;
+  }
+  return problems;
 }
 
 function describe(key: string, value: unknown, message: string, schema: unknown): string {

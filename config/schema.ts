@@ -31,6 +31,7 @@ const ApiKey = T.Object(
         T.Literal('ingest:video'),
         T.Literal('ingest:hotline'),
         T.Literal('read'),
+        T.Literal('alerts'),
       ]),
       { minItems: 1, uniqueItems: true },
     ),
@@ -167,6 +168,165 @@ export const DEFAULT_HOTLINE_CATEGORIES = [
   'security.theft_robbery',
   'security.fraud',
 ];
+
+const TierDef = T.Object(
+  {
+    name: T.String({ pattern: '^[a-z][a-z0-9_]{0,15}$' }),
+    color: T.String({ pattern: '^#[0-9a-fA-F]{6}$', description: 'console colour' }),
+    label: T.Object(
+      { 'zh-CN': T.String({ maxLength: 16 }), en: T.String({ maxLength: 16 }) },
+      { additionalProperties: false },
+    ),
+    ackSla: Duration(undefined, 'unacknowledged this long → escalated one org level up (督办)'),
+    reach: LevelT,
+  },
+  { additionalProperties: false },
+);
+
+const DEFAULT_TIERS = [
+  {
+    name: 'yellow',
+    color: '#e6b800',
+    label: { 'zh-CN': '黄色', en: 'Yellow' },
+    ackSla: '30m',
+    reach: 'community',
+  },
+  {
+    name: 'orange',
+    color: '#ff7a00',
+    label: { 'zh-CN': '橙色', en: 'Orange' },
+    ackSla: '15m',
+    reach: 'street',
+  },
+  { name: 'red', color: '#e02424', label: { 'zh-CN': '红色', en: 'Red' }, ackSla: '5m', reach: 'city' },
+];
+
+const WebhookTargetT = T.Object(
+  {
+    url: T.String({ pattern: '^https?://', maxLength: 2048 }),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: documents the config's ${VAR} interpolation
+    secret: T.Optional(T.String({ minLength: 16, description: 'HMAC key; use ${ENV_VAR}' })),
+    format: T.Optional(T.Union([T.Literal('cloudevents'), T.Literal('alertmanager')])),
+  },
+  { additionalProperties: false },
+);
+
+const Phone = T.String({ pattern: '^\\+?[0-9]{6,15}$' });
+
+const Contact = T.Object(
+  {
+    id: T.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$' }),
+    name: T.String({ minLength: 1, maxLength: 64 }),
+    phone: T.Optional(Phone),
+    webhook: T.Optional(WebhookTargetT),
+    locale: T.Union([T.Literal('zh-CN'), T.Literal('en')], { default: 'zh-CN' }),
+  },
+  { additionalProperties: false },
+);
+
+const AlertingSchema = T.Object(
+  {
+    enabled: T.Boolean({ default: true }),
+    rulesFile: T.Optional(
+      T.String({ description: 'YAML rules; watched and hot-reloaded. Default: built-in rules' }),
+    ),
+    tiers: T.Array(TierDef, {
+      default: DEFAULT_TIERS,
+      minItems: 2,
+      maxItems: 7,
+      description: 'the tier palette, lowest first (三色 by default; 五色 works too)',
+    }),
+    evaluationInterval: Duration('1s', 'how often timers (pending, hold, absence, SLA) are checked'),
+    grouping: T.Object(
+      {
+        wait: Duration(
+          '10s',
+          'notifications for one recipient wait this long to be grouped (not the top tier)',
+        ),
+        maxAlerts: T.Integer({ minimum: 1, maximum: 100, default: 20 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    flapping: T.Object(
+      {
+        window: Duration('30m', 'state changes are counted over this span'),
+        threshold: T.Integer({
+          minimum: 2,
+          default: 6,
+          description: 'this many changes in the window → flapping',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    maintenance: T.Array(
+      T.Object(
+        {
+          name: T.String({ minLength: 1, maxLength: 64 }),
+          matchers: T.Record(T.String({ pattern: '^[a-z_]{1,32}$' }), T.String({ maxLength: 256 })),
+          start: T.String({ description: 'ISO time' }),
+          end: T.String({ description: 'ISO time' }),
+          comment: T.String({ default: '' }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [], description: 'scheduled quiet periods: matching alerts are logged, not notified' },
+    ),
+    contacts: T.Array(
+      T.Composite([Contact, T.Object({ area: T.String({ minLength: 1, maxLength: 64 }) })], {
+        additionalProperties: false,
+      }),
+      {
+        default: [],
+        description: 'duty contacts per org node (grid … city)',
+      },
+    ),
+    departments: T.Array(
+      T.Composite(
+        [
+          Contact,
+          T.Object({
+            categories: T.Array(T.String({ maxLength: 64 }), {
+              minItems: 1,
+              description: "rule categories, '*' suffix for a prefix, e.g. 'safety.*'",
+            }),
+            tiers: T.Optional(T.Array(T.String(), { description: 'only these tiers (default: all)' })),
+          }),
+        ],
+        { additionalProperties: false },
+      ),
+      { default: [] },
+    ),
+    webhook: T.Object(
+      {
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: documents the config's ${VAR} interpolation
+        secret: T.String({ default: '', description: 'default HMAC key; use ${ENV_VAR}' }),
+        format: T.Union([T.Literal('cloudevents'), T.Literal('alertmanager')], { default: 'cloudevents' }),
+        timeout: Duration('5s', 'per attempt'),
+        retries: T.Integer({ minimum: 0, maximum: 20, default: 5 }),
+        minBackoff: Duration('500ms', 'first retry delay; doubles each try, with jitter'),
+        maxBackoff: Duration('1m', 'retry delay cap'),
+        perTargetPerMinute: T.Integer({ minimum: 1, default: 120 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    sms: T.Object(
+      {
+        enabled: T.Boolean({ default: false }),
+        url: T.String({ default: '', description: 'generic JSON SMS provider endpoint' }),
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: documents the config's ${VAR} interpolation
+        apiKey: T.String({ default: '', description: 'provider credential; use ${ENV_VAR}' }),
+        signName: T.String({ default: '', maxLength: 16, description: '短信签名, e.g. 【某市综治中心】' }),
+        tiers: T.Array(T.String(), { default: ['orange', 'red'] }),
+        perRecipient: T.Integer({ minimum: 1, default: 5, description: 'messages per recipient per window' }),
+        perRecipientWindow: Duration('10m', 'the rate-limit window'),
+        timeout: Duration('5s', 'per attempt'),
+        retries: T.Integer({ minimum: 0, maximum: 10, default: 3 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { default: {}, additionalProperties: false },
+);
 
 export const ConfigSchema = T.Object(
   {
@@ -336,6 +496,7 @@ export const ConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    alerting: AlertingSchema,
     simulator: T.Object(
       {
         enabled: T.Boolean({ default: false }),
@@ -364,3 +525,5 @@ export const ConfigSchema = T.Object(
 export type GridwatchConfig = Static<typeof ConfigSchema>;
 export type WindowSpecConfig = Static<typeof WindowSpec>;
 export type ApiKeyConfig = Static<typeof ApiKey>;
+export type AlertingConfig = Static<typeof AlertingSchema>;
+export type TierConfig = Static<typeof TierDef>;

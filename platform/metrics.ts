@@ -100,6 +100,58 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // alerting: rules, lifecycle, notifications
+  readonly ruleEvaluations = new Counter({
+    name: 'gridwatch_rule_evaluations_total',
+    help: 'Rule evaluations, per evaluator type',
+    labelNames: ['evaluator'] as const,
+    registers: [this.registry],
+  });
+  readonly ruleReloads = new Counter({
+    name: 'gridwatch_rule_reloads_total',
+    help: 'Rule file reloads, per outcome (ok, invalid)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly alertTransitions = new Counter({
+    name: 'gridwatch_alert_transitions_total',
+    help: 'Alert lifecycle transitions, per type and tier',
+    labelNames: ['type', 'tier'] as const,
+    registers: [this.registry],
+  });
+  readonly alertsOpen = new Gauge({
+    name: 'gridwatch_alerts_open',
+    help: 'Alerts pending, firing or acknowledged, per tier',
+    labelNames: ['tier'] as const,
+    registers: [this.registry],
+  });
+  readonly alertsSuppressed = new Counter({
+    name: 'gridwatch_alert_notifications_suppressed_total',
+    help: 'Notifications not sent, per reason (silenced, maintenance, inhibited, flapping, cooldown)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly eventToAlertSeconds = new Histogram({
+    name: 'gridwatch_event_to_alert_seconds',
+    help: 'From an event being logged to the alert transition it caused, per evaluator',
+    labelNames: ['evaluator'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+  readonly notifications = new Counter({
+    name: 'gridwatch_notifications_total',
+    help: 'Notification deliveries, per channel and outcome (delivered, retrying, dead, rate_limited, failed)',
+    labelNames: ['channel', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly notificationSeconds = new Histogram({
+    name: 'gridwatch_notification_seconds',
+    help: 'Time to deliver a notification including retries, per channel',
+    labelNames: ['channel'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false)
       collectDefaultMetrics({ register: this.registry, prefix: 'gridwatch_' });

@@ -1,0 +1,71 @@
+// The alert log in ClickHouse: one row per transition (who, when, why, the alert after it).
+// It is the source of truth: the open alerts are rebuilt from it at start-up.
+import type { Store } from '../platform/store/store.ts';
+import type { Alert, AlertTransition } from './model.ts';
+
+export interface LoggedAlert {
+  alert: Alert;
+  seq: number;
+}
+
+export class AlertLog {
+  constructor(private readonly store: Store) {}
+
+  async append(ts: readonly AlertTransition[]): Promise<void> {
+    if (ts.length === 0) return;
+    await this.store.insert(
+      'alert_log',
+      ts.map((t) => ({
+        alert_id: t.alertId,
+        fingerprint: t.fingerprint,
+        seq: t.seq,
+        at: t.at,
+        type: t.type,
+        actor: t.actor,
+        reason: t.reason.slice(0, 2000),
+        from_state: t.fromState ?? '',
+        to_state: t.toState,
+        from_tier: t.fromTier ?? '',
+        to_tier: t.toTier,
+        rule: t.alert.rule,
+        area: t.alert.area,
+        alert: JSON.stringify(t.alert),
+      })),
+    );
+  }
+
+  /** Open alerts, plus those resolved since `resolvedSince` (for cooldowns): the latest snapshot of each. */
+  async load(resolvedSince: number): Promise<LoggedAlert[]> {
+    const rows = await this.store.query<{ snapshot: string; last_seq: number }>(
+      `SELECT argMax(alert, seq) AS snapshot, max(seq) AS last_seq, argMax(to_state, seq) AS state, max(at) AS last
+         FROM alert_log FINAL
+        GROUP BY alert_id
+       HAVING state != 'resolved' OR last >= fromUnixTimestamp64Milli({since:Int64})`,
+      { since: resolvedSince },
+    );
+    return rows.map((r) => ({ alert: JSON.parse(r.snapshot) as Alert, seq: Number(r.last_seq) }));
+  }
+
+  /** The timeline of one alert, oldest first. */
+  async history(alertId: string): Promise<Omit<AlertTransition, 'alert'>[]> {
+    const rows = await this.store.query<Record<string, string | number>>(
+      `SELECT alert_id, fingerprint, seq, toUnixTimestamp64Milli(at) AS at_ms, type, actor, reason,
+              from_state, to_state, from_tier, to_tier
+         FROM alert_log FINAL WHERE alert_id = {id:String} ORDER BY seq`,
+      { id: alertId },
+    );
+    return rows.map((r) => ({
+      alertId: String(r.alert_id),
+      fingerprint: String(r.fingerprint),
+      seq: Number(r.seq),
+      at: Number(r.at_ms),
+      type: r.type as AlertTransition['type'],
+      actor: String(r.actor),
+      reason: String(r.reason),
+      fromState: (r.from_state || null) as AlertTransition['fromState'],
+      toState: r.to_state as AlertTransition['toState'],
+      fromTier: (r.from_tier as string) || null,
+      toTier: String(r.to_tier),
+    }));
+  }
+}
