@@ -46,6 +46,15 @@ export class AlertLog {
     return rows.map((r) => ({ alert: JSON.parse(r.snapshot) as Alert, seq: Number(r.last_seq) }));
   }
 
+  /** The latest snapshot of one alert (open or closed), from the log. */
+  async snapshot(alertId: string): Promise<Alert | undefined> {
+    const rows = await this.store.query<{ snapshot: string }>(
+      'SELECT argMax(alert, seq) AS snapshot FROM alert_log FINAL WHERE alert_id = {id:String} GROUP BY alert_id',
+      { id: alertId },
+    );
+    return rows[0] ? (JSON.parse(rows[0].snapshot) as Alert) : undefined;
+  }
+
   /** The timeline of one alert, oldest first. */
   async history(alertId: string): Promise<Omit<AlertTransition, 'alert'>[]> {
     const rows = await this.store.query<Record<string, string | number>>(

@@ -267,3 +267,366 @@ describe('escalation (督办)', () => {
     expect(sc.transitions.filter((t) => t.type === 'escalated')).toHaveLength(2);
   });
 });
+
+describe('window evaluators', () => {
+  const SPIKE = `
+rules:
+  - name: complaint_spike
+    title: 投诉激增
+    category: complaint.noise
+    type: window
+    window: hotline_1h
+    level: grid
+    field: count
+    yellow: ">= 5"
+    orange: ">= 10"
+    red: ">= 20"
+    clear: "< 3"
+`;
+
+  it('window threshold: provisional counts raise the tier as calls arrive; only a final window clears', async () => {
+    sc = await startScenario(store, { rules: SPIKE });
+    const start = T0 - 3_600_000;
+    await sc.windows({ start, end: T0, count: 6, final: false, version: 2 });
+    expect(sc.types()).toEqual(['pending:yellow', 'firing:yellow']);
+    await sc.windows({ start, end: T0, count: 12, final: false, version: 4 });
+    expect(sc.types().at(-1)).toBe('tier_changed:orange');
+    // A provisional count that fell (a later, lower window) never lowers or clears.
+    await sc.windows({ start: start + 900_000, end: T0 + 900_000, count: 1, final: false, version: 6 });
+    expect(sc.types().at(-1)).toBe('tier_changed:orange');
+    await sc.windows({ start: start + 900_000, end: T0 + 900_000, count: 1, final: true, version: 7 });
+    expect(sc.types().at(-1)).toBe('resolved:orange');
+    // An older window arriving late cannot reopen what newer evidence cleared.
+    await sc.windows({ start, end: T0, count: 30, final: true, version: 5 });
+    expect(sc.types().at(-1)).toBe('resolved:orange');
+  });
+
+  it('trend: a count rising window after window (苗头性) raises a tier; a fall clears it', async () => {
+    const rules = `
+rules:
+  - name: dispute_trend
+    title: 纠纷上升
+    category: dispute.neighbour
+    type: trend
+    window: hotline_1h
+    level: street
+    field: count
+    measure: rises
+    over: 4
+    minValue: 3
+    yellow: ">= 3"
+`;
+    sc = await startScenario(store, { rules });
+    const step = 900_000;
+    const counts = [1, 2, 4, 6];
+    for (const [i, c] of counts.entries())
+      await sc.windows({
+        level: 'street',
+        key: 'd01s01',
+        kind: 'dispute.neighbour',
+        start: T0 + i * step,
+        end: T0 + i * step + 3_600_000,
+        count: c,
+      });
+    expect(sc.types()).toEqual(['pending:yellow', 'firing:yellow']);
+    expect(sc.transitions.at(-1)!.alert.summary).toContain('rises');
+    await sc.windows({
+      level: 'street',
+      key: 'd01s01',
+      kind: 'dispute.neighbour',
+      start: T0 + 4 * step,
+      end: T0 + 4 * step + 3_600_000,
+      count: 2,
+    });
+    expect(sc.types().at(-1)).toBe('resolved:yellow');
+  });
+
+  it('trend measures: slope and growth', async () => {
+    const { measureTrend } = await import('./evaluators/windows.ts');
+    expect(measureTrend('slope', [1, 2, 3, 4])).toBeCloseTo(1);
+    expect(measureTrend('slope', [4, 4, 4])).toBe(0);
+    expect(measureTrend('growth', [2, 2, 8])).toBe(4);
+    expect(measureTrend('rises', [5, 1, 2, 3])).toBe(2);
+  });
+
+  it('anomaly: a value far from its hour-of-week baseline is flagged; the usual value is not', async () => {
+    const rules = `
+rules:
+  - name: noise_anomaly
+    title: 噪声异常
+    category: complaint.noise
+    type: anomaly
+    window: sensor_1m
+    level: street
+    kinds: [noise_db]
+    field: mean
+    measure: z
+    yellow: "> 4"
+    red: "> 10"
+    clear: "< 2"
+`;
+    sc = await startScenario(store, { rules });
+    const week = 7 * 86_400_000;
+    // Four weeks of the same hour: 50–54 dB.
+    for (let w = 4; w >= 1; w--) {
+      const start = T0 - w * week;
+      await sc.windows({
+        window: 'sensor_1m',
+        source: 'sensor',
+        level: 'street',
+        key: 'd01s01',
+        kind: 'noise_db',
+        start,
+        end: start + 60_000,
+        count: 10,
+        mean: 50 + w,
+      });
+    }
+    expect(sc.transitions).toHaveLength(0);
+    await sc.windows({
+      window: 'sensor_1m',
+      source: 'sensor',
+      level: 'street',
+      key: 'd01s01',
+      kind: 'noise_db',
+      start: T0,
+      end: T0 + 60_000,
+      count: 10,
+      mean: 53,
+    });
+    expect(sc.transitions).toHaveLength(0);
+    await sc.windows({
+      window: 'sensor_1m',
+      source: 'sensor',
+      level: 'street',
+      key: 'd01s01',
+      kind: 'noise_db',
+      start: T0 + week,
+      end: T0 + week + 60_000,
+      count: 10,
+      mean: 95,
+    });
+    expect(sc.types()).toEqual(['pending:red', 'firing:red']);
+    // The same hour on another day has no history: no verdict, no alert.
+    await sc.windows({
+      window: 'sensor_1m',
+      source: 'sensor',
+      level: 'street',
+      key: 'd01s02',
+      kind: 'noise_db',
+      start: T0 + 86_400_000,
+      end: T0 + 86_400_000 + 60_000,
+      count: 10,
+      mean: 95,
+    });
+    expect(sc.transitions.filter((t) => t.alert.area === 'd01s02')).toHaveLength(0);
+  });
+});
+
+describe('absence and connectivity', () => {
+  it('a camera silent past each tier raises offline alerts; reporting again clears', async () => {
+    const rules = `
+rules:
+  - name: camera_offline
+    title: 摄像头离线
+    category: ops.camera
+    type: absence
+    source: video
+    yellow: ">= 3m"
+    orange: ">= 10m"
+`;
+    sc = await startScenario(store, { rules });
+    const cams = [...sc.org.allDevices('camera')];
+    // Every camera reports now; one then goes quiet.
+    await sc.events(
+      ...cams.map((c) => ({
+        source: 'video' as const,
+        kind: 'heartbeat',
+        device: c.id,
+        grid: c.grid,
+        value: 1,
+      })),
+    );
+    const quiet = cams[0]!;
+    for (let m = 1; m <= 11; m++) {
+      await sc.events(
+        ...cams
+          .slice(1)
+          .map((c) => ({
+            source: 'video' as const,
+            kind: 'heartbeat',
+            device: c.id,
+            grid: c.grid,
+            value: 1,
+          })),
+      );
+      await sc.advance(60_000, 60_000);
+    }
+    const mine = sc.transitions
+      .filter((t) => t.alert.device === quiet.id)
+      .map((t) => `${t.type}:${t.toTier}`);
+    expect(mine).toEqual(['pending:yellow', 'firing:yellow', 'tier_changed:orange']);
+    expect(sc.transitions.every((t) => t.alert.device === quiet.id)).toBe(true);
+    expect(sc.transitions.at(-1)!.alert.area).toBe(quiet.grid);
+    await sc.events({ source: 'video', kind: 'heartbeat', device: quiet.id, grid: quiet.grid, value: 1 });
+    await sc.advance(1000);
+    expect(sc.types().at(-1)).toBe('resolved:orange');
+  });
+
+  it("connectivity (联网率): the share of a street's cameras online falls below a tier", async () => {
+    const rules = `
+rules:
+  - name: camera_connectivity
+    title: 联网率
+    category: ops.camera
+    type: connectivity
+    source: video
+    level: street
+    offlineAfter: 2m
+    yellow: "< 90%"
+    red: "< 50%"
+`;
+    sc = await startScenario(store, { rules });
+    const cams = [...sc.org.allDevices('camera')].filter((c) => sc!.org.isWithin(c.grid, 'd01s01'));
+    expect(cams.length).toBeGreaterThanOrEqual(4);
+    const others = [...sc.org.allDevices('camera')].filter((c) => !cams.includes(c));
+    const beat = (list: typeof cams) =>
+      sc!.events(
+        ...list.map((c) => ({
+          source: 'video' as const,
+          kind: 'heartbeat',
+          device: c.id,
+          grid: c.grid,
+          value: 1,
+        })),
+      );
+    await beat([...cams, ...others]);
+    await sc.advance(60_000, 60_000);
+    // One camera of the street stops.
+    for (let m = 0; m < 3; m++) {
+      await beat([...cams.slice(1), ...others]);
+      await sc.advance(60_000, 60_000);
+    }
+    const t = sc.transitions.filter((x) => x.type === 'firing');
+    expect(t.map((x) => [x.alert.area, x.toTier])).toEqual([['d01s01', 'yellow']]);
+    expect(t[0]!.alert.summary).toMatch(new RegExp(`${cams.length - 1}/${cams.length}`));
+  });
+});
+
+describe('correlation', () => {
+  it('a crowd and dispute calls in one community within the span make one alert a tier higher', async () => {
+    const rules = `
+rules:
+  - name: crowd
+    title: 聚集
+    category: security.mass_incident
+    type: threshold
+    source: video
+    kinds: [crowd_gathering]
+    per: area
+    yellow: ">= 80"
+    orange: ">= 150"
+    hold: 2m
+    staleAfter: 1h
+  - name: disputes
+    title: 纠纷
+    category: dispute.neighbour
+    type: window
+    window: hotline_1h
+    level: community
+    field: count
+    yellow: ">= 4"
+  - name: crowd_with_disputes
+    title: 聚集叠加纠纷
+    category: security.mass_incident
+    type: correlation
+    rules: [crowd, disputes]
+    level: community
+    within: 30m
+    boost: 1
+`;
+    sc = await startScenario(store, { rules });
+    await sc.events({ source: 'video', kind: 'crowd_gathering', grid: 'd01s01c01g02', value: 160 });
+    expect(sc.types('crowd_with_disputes')).toEqual([]);
+    await sc.advance(10 * 60_000, 60_000);
+    await sc.windows({
+      level: 'community',
+      key: 'd01s01c01',
+      kind: 'dispute.neighbour',
+      count: 5,
+      final: false,
+    });
+    expect(sc.types('crowd_with_disputes')).toEqual(['pending:red', 'firing:red']);
+    expect(sc.transitions.at(-1)!.alert).toMatchObject({ area: 'd01s01c01', level: 'community' });
+    // Elsewhere, the same pair outside the span does not correlate.
+    await sc.events({ source: 'video', kind: 'crowd_gathering', grid: 'd02s01c01g01', value: 90 });
+    await sc.advance(31 * 60_000, 60_000);
+    await sc.windows({
+      level: 'community',
+      key: 'd02s01c01',
+      kind: 'dispute.family',
+      count: 5,
+      final: false,
+    });
+    expect(
+      sc.transitions.filter((t) => t.alert.rule === 'crowd_with_disputes' && t.alert.area === 'd02s01c01'),
+    ).toEqual([]);
+  });
+});
+
+describe('seasonal baseline from history', () => {
+  it('learns hour-of-week baselines from stored final windows at start-up', async () => {
+    const week = 7 * 86_400_000;
+    const rows = [];
+    for (let w = 1; w <= 6; w++) {
+      const start = T0 - w * week;
+      rows.push({
+        window: 'sensor_1m',
+        level: 'street',
+        key: 'd02s02',
+        source: 'sensor',
+        kind: 'noise_db',
+        window_start: start,
+        window_end: start + 60_000,
+        count: 10,
+        sum: 0,
+        min: 0,
+        max: 0,
+        mean: 48 + (w % 3),
+        final: 1,
+        version: 3,
+        updated_at: start,
+      });
+    }
+    await store.insert('window_results', rows);
+    sc = await startScenario(store, {
+      rules: `
+rules:
+  - name: noise_anomaly
+    title: 噪声异常
+    category: complaint.noise
+    type: anomaly
+    window: sensor_1m
+    level: street
+    kinds: [noise_db]
+    field: mean
+    measure: z
+    orange: "> 6"
+`,
+    });
+    // No online history at all: only the seeded baseline can call 90 dB unusual here.
+    await sc.windows({
+      window: 'sensor_1m',
+      source: 'sensor',
+      level: 'street',
+      key: 'd02s02',
+      kind: 'noise_db',
+      start: T0,
+      end: T0 + 60_000,
+      count: 10,
+      mean: 90,
+    });
+    expect(sc.types()).toEqual(['pending:orange', 'firing:orange']);
+    await store.client.command({ query: 'TRUNCATE TABLE window_results' });
+  });
+});

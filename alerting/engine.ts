@@ -11,6 +11,7 @@ import type { LoggedEvent } from '../ingest/envelope.ts';
 import { EVENTS_TOPIC } from '../ingest/event-log.ts';
 import type { Bus } from '../platform/bus.ts';
 import { durationMs } from '../platform/duration.ts';
+import { GwErrors } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Store } from '../platform/store/store.ts';
@@ -183,10 +184,7 @@ export class AlertEngine {
   assign(id: string, actor: string, department: string, note = ''): Promise<Alert> {
     return this.act((now) => {
       if (!this.router.department(department))
-        throw new (class extends Error {
-          statusCode = 400;
-          code = 'GW_ERR_BAD_REQUEST';
-        })(`department: no department "${department}" is configured`);
+        throw new GwErrors.BAD_REQUEST(`department: no department "${department}" is configured`);
       return this.lifecycle.assign(id, actor, department, note, now);
     });
   }
@@ -427,14 +425,14 @@ export class AlertEngine {
         mad: number;
         n: number;
       }>(
-        `SELECT key, kind, how, any(med) AS med, quantileExact(0.5)(abs(v - med)) AS mad, count() AS n FROM (
-           SELECT key, kind, how, v, quantileExact(0.5)(v) OVER (PARTITION BY key, kind, how) AS med FROM (
-             SELECT key, kind, (toDayOfWeek(start, 'Asia/Shanghai') - 1) * 24 + toHour(start, 'Asia/Shanghai') AS how,
+        `SELECT key, kind, how, any(m) AS med, quantileExact(0.5)(abs(v - m)) AS mad, count() AS n FROM (
+           SELECT key, kind, how, v, quantileExact(0.5)(v) OVER (PARTITION BY key, kind, how) AS m FROM (
+             SELECT key, kind, (toDayOfWeek(window_start, 0, 'Asia/Shanghai') - 1) * 24 + toHour(window_start, 'Asia/Shanghai') AS how,
                     toFloat64(argMax(\`${r.field}\`, version)) AS v
                FROM window_results
               WHERE window = {window:String} AND level = {level:String} AND final = 1
-                AND start >= fromUnixTimestamp64Milli({since:Int64})
-              GROUP BY key, kind, start))
+                AND window_start >= fromUnixTimestamp64Milli({since:Int64})
+              GROUP BY key, kind, window_start))
          GROUP BY key, kind, how`,
         { window: r.window, level: r.level, since: now - 8 * 7 * DAY },
       );

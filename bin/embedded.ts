@@ -2,6 +2,8 @@
 // Start-up order matters for exactly-once: the store and log are restored and the windows
 // replayed from their checkpoint before the HTTP port opens to new events.
 import type { FastifyInstance } from 'fastify';
+import { alertRoutes } from '../alerting/api.ts';
+import { AlertEngine } from '../alerting/engine.ts';
 import { loadOrgTree } from '../config/org-loader.ts';
 import type { OrgTree } from '../config/org-tree.ts';
 import type { ApiKeyConfig, GridwatchConfig } from '../config/schema.ts';
@@ -29,6 +31,8 @@ export interface Gridwatch {
   /** For operations and tests: the store this process writes to. */
   store: Store;
   metrics: Metrics;
+  /** The alert engine (undefined when alerting.enabled is false). */
+  alerts: AlertEngine | undefined;
   /** Waits until everything accepted so far is windowed and its results are stored. */
   drain(): Promise<void>;
   close(): Promise<void>;
@@ -67,6 +71,13 @@ export async function startEmbedded(
     log.child({ component: 'windows' }),
   );
   await windows.start();
+  // After the window replay: replayed results were alerted on before the restart; the open
+  // alerts come back from the alert log instead.
+  let alerts: AlertEngine | undefined;
+  if (config.alerting.enabled) {
+    alerts = new AlertEngine({ config, org, store, bus, metrics, log: log.child({ component: 'alerting' }) });
+    await alerts.start();
+  }
 
   let closing = false;
   const app: FastifyInstance = createHttpServer({
@@ -88,6 +99,7 @@ export async function startEmbedded(
     processorLag: () => windows.lag,
   });
   await app.register(queryRoutes, { store, org, keys: apiKeys });
+  if (alerts) await app.register(alertRoutes, { engine: alerts, keys: apiKeys, org });
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const url = address.replace('[::1]', 'localhost');
   log.info({ url }, 'gridwatch listening');
@@ -119,10 +131,12 @@ export async function startEmbedded(
     log,
     store,
     metrics,
+    alerts,
     async drain() {
       await eventLog.flushPending();
       await bus.idle();
       await windows.checkpoint();
+      await alerts?.idle();
     },
     async close() {
       closing = true;
@@ -131,6 +145,7 @@ export async function startEmbedded(
       await eventLog.close();
       await bus.idle();
       await windows.stop();
+      await alerts?.stop();
       await store.close();
       log.info('gridwatch stopped');
     },
