@@ -45,6 +45,16 @@ rules:
     cooldown: 10m
 `;
 
+async function counter(
+  m: { get(): Promise<{ values: { labels: object; value: number }[] }> },
+  labels: Record<string, string>,
+) {
+  const v = (await m.get()).values.find((x) =>
+    Object.entries(labels).every(([k, val]) => (x.labels as Record<string, unknown>)[k] === val),
+  );
+  return v?.value ?? 0;
+}
+
 /** A channel that records what it is given: the engine's decisions, not delivery, are under test. */
 class RecordingChannel implements Channel {
   readonly sent: Notification[] = [];
@@ -67,7 +77,7 @@ const CONTACTS = {
     },
     { id: 'street-duty', name: 'Street duty', area: 'd01s01', webhook: { url: 'http://127.0.0.1:9/s' } },
     { id: 'district-duty', name: 'District duty', area: 'd01', webhook: { url: 'http://127.0.0.1:9/d' } },
-    { id: 'city-duty', name: 'City duty', area: 'c', webhook: { url: 'http://127.0.0.1:9/city' } },
+    { id: 'city-duty', name: 'City duty', area: 'city', webhook: { url: 'http://127.0.0.1:9/city' } },
   ],
   departments: [
     {
@@ -450,15 +460,13 @@ rules:
     const quiet = cams[0]!;
     for (let m = 1; m <= 11; m++) {
       await sc.events(
-        ...cams
-          .slice(1)
-          .map((c) => ({
-            source: 'video' as const,
-            kind: 'heartbeat',
-            device: c.id,
-            grid: c.grid,
-            value: 1,
-          })),
+        ...cams.slice(1).map((c) => ({
+          source: 'video' as const,
+          kind: 'heartbeat',
+          device: c.id,
+          grid: c.grid,
+          value: 1,
+        })),
       );
       await sc.advance(60_000, 60_000);
     }
@@ -628,5 +636,237 @@ rules:
     });
     expect(sc.types()).toEqual(['pending:orange', 'firing:orange']);
     await store.client.command({ query: 'TRUNCATE TABLE window_results' });
+  });
+});
+
+describe('routing and notifications', () => {
+  it('a yellow stays with the grid and its community; red fans out to street, district and city; departments by category', async () => {
+    const webhook = new RecordingChannel('webhook');
+    sc = await startScenario(store, { rules: GAS, alerting: CONTACTS, deps: { channels: [webhook] } });
+    await sc.events({ value: 30, device: 'S-1' });
+    await sc.engine.notifier.idle();
+    expect(webhook.sent.map((n) => n.recipient.id).sort()).toEqual([
+      'community-duty',
+      'gas-co',
+      'grid-officer',
+    ]);
+    webhook.sent.length = 0;
+    await sc.events({ value: 900, device: 'S-1' });
+    await sc.engine.notifier.idle();
+    expect(webhook.sent.map((n) => n.recipient.id).sort()).toEqual(
+      ['city-duty', 'community-duty', 'district-duty', 'gas-co', 'grid-officer', 'street-duty'].sort(),
+    );
+    expect(webhook.sent.every((n) => n.event === 'tier_changed' && n.alerts[0]!.tier === 'red')).toBe(true);
+    // Keys are unique per transition, channel and recipient: receivers can drop repeats.
+    expect(new Set(webhook.sent.map((n) => n.key)).size).toBe(webhook.sent.length);
+  });
+
+  it('lower tiers are grouped per recipient for the wait; the top tier goes at once', async () => {
+    const webhook = new RecordingChannel('webhook');
+    sc = await startScenario(store, {
+      rules: GAS,
+      alerting: { ...CONTACTS, grouping: { wait: '10s', maxAlerts: 20 } },
+      deps: { channels: [webhook] },
+    });
+    await sc.events({ value: 30, device: 'S-1' }, { value: 40, device: 'S-2' }, { value: 50, device: 'S-3' });
+    await sc.engine.notifier.idle();
+    expect(webhook.sent).toHaveLength(0);
+    await sc.advance(10_000);
+    await sc.engine.notifier.idle();
+    const toGrid = webhook.sent.filter((n) => n.recipient.id === 'grid-officer');
+    expect(toGrid).toHaveLength(1);
+    expect(toGrid[0]!.alerts.map((a) => a.device).sort()).toEqual(['S-1', 'S-2', 'S-3']);
+    webhook.sent.length = 0;
+    await sc.events({ value: 800, device: 'S-4' });
+    await sc.engine.notifier.idle();
+    expect(webhook.sent.filter((n) => n.recipient.id === 'grid-officer')).toHaveLength(1);
+  });
+
+  it('inhibition: a red of a rule in an area holds back lower tiers of the same rule beneath it', async () => {
+    const rules = `
+rules:
+  - name: disputes
+    title: 纠纷
+    category: dispute.neighbour
+    type: window
+    window: hotline_1h
+    level: grid
+    field: count
+    yellow: ">= 4"
+    red: ">= 20"
+  - name: disputes_community
+    title: 纠纷
+    category: dispute.neighbour
+    type: window
+    window: hotline_1h
+    level: community
+    field: count
+    yellow: ">= 4"
+    red: ">= 20"
+`;
+    const webhook = new RecordingChannel('webhook');
+    const contacts = {
+      contacts: [{ id: 'c1', name: 'c1', area: 'd01s01c01', webhook: { url: 'http://127.0.0.1:9/x' } }],
+    };
+    sc = await startScenario(store, { rules, alerting: contacts, deps: { channels: [webhook] } });
+    // The same rule, red in one grid: a yellow in the same grid from another device is inhibited?
+    // Same rule at grid level: red in g01 does not cover g02 (a sibling), which is notified.
+    await sc.windows({ key: 'd01s01c01g01', count: 25, final: false });
+    await sc.windows({ key: 'd01s01c01g01', kind: 'dispute.family', count: 5, final: false });
+    await sc.windows({ key: 'd01s01c01g02', count: 5, final: false });
+    await sc.engine.notifier.idle();
+    const told = webhook.sent
+      .map((n) => `${n.alerts[0]!.area}:${n.alerts[0]!.kind}:${n.alerts[0]!.tier}`)
+      .sort();
+    expect(told).toEqual(['d01s01c01g01:complaint.noise:red', 'd01s01c01g02:complaint.noise:yellow']);
+    const inhibited = [...sc.engine.lifecycle.active()].find((a) => a.kind === 'dispute.family')!;
+    expect(inhibited.inhibited).toBe(true);
+    expect(await counter(sc.metrics.alertsSuppressed, { reason: 'inhibited' })).toBe(1);
+    // When the red resolves, the held-back yellow is sent.
+    await sc.windows({ key: 'd01s01c01g01', count: 1, final: true, start: T0, end: T0 + 3_600_000 });
+    await sc.advance(1000);
+    await sc.engine.notifier.idle();
+    expect(webhook.sent.some((n) => n.alerts[0]!.kind === 'dispute.family' && n.event === 'firing')).toBe(
+      true,
+    );
+  });
+
+  it('flapping: an alert that keeps firing and clearing is marked and stops notifying', async () => {
+    const webhook = new RecordingChannel('webhook');
+    const rules = GAS.replace('hold: 1m', 'hold: 0s').replace('cooldown: 10m', 'cooldown: 0s');
+    sc = await startScenario(store, {
+      rules,
+      alerting: { ...CONTACTS, flapping: { window: '30m', threshold: 4 } },
+      deps: { channels: [webhook] },
+    });
+    for (let i = 0; i < 6; i++) {
+      await sc.events({ value: 200, device: 'S-1' });
+      await sc.advance(60_000, 60_000);
+      await sc.events({ value: 5, device: 'S-1' });
+      await sc.advance(60_000, 60_000);
+    }
+    await sc.engine.notifier.idle();
+    const firings = sc.transitions.filter((t) => t.type === 'firing');
+    expect(firings.length).toBe(6);
+    expect(firings.at(-1)!.alert.flapping).toBe(true);
+    const firingMessages = webhook.sent.filter(
+      (n) => n.event === 'firing' && n.recipient.id === 'grid-officer',
+    );
+    expect(firingMessages.length).toBeLessThan(firings.length);
+    expect(await counter(sc.metrics.alertsSuppressed, { reason: 'flapping' })).toBeGreaterThan(0);
+  });
+});
+
+describe('hot reload', () => {
+  it('a changed threshold applies to open alerts; an invalid file is refused; a removed rule resolves its alerts', async () => {
+    sc = await startScenario(store, { rules: GAS });
+    await sc.events({ value: 150, device: 'S-1' });
+    const id = sc.transitions.at(-1)!.alertId;
+    await sc.engine.reloadRules(
+      GAS.replace('orange: "> 100"', 'orange: "> 140"').replace('red: "> 500"', 'red: "> 145"'),
+    );
+    await sc.events({ value: 150, device: 'S-1' });
+    expect(sc.types()).toEqual(['pending:orange', 'firing:orange', 'tier_changed:red']);
+    expect(sc.transitions.at(-1)!.alertId).toBe(id);
+    await expect(sc.engine.reloadRules(GAS.replace('red: "> 500"', 'red: "> banana"'))).rejects.toThrow(
+      /rules\[0\]\.red/,
+    );
+    expect(sc.engine.ruleSet.get('gas_leak')!.tiers[2]!.value).toBe(145);
+    await sc.engine.reloadRules('rules: []');
+    await sc.settle();
+    expect(sc.transitions.at(-1)).toMatchObject({ type: 'resolved', alertId: id, reason: 'rule removed' });
+    expect(await counter(sc.metrics.ruleReloads, { outcome: 'invalid' })).toBe(1);
+  });
+});
+
+describe('restart mid-incident', () => {
+  it('open alerts come back from the alert log; the same evidence sends nothing twice', async () => {
+    const webhook = new RecordingChannel('webhook');
+    sc = await startScenario(store, { rules: GAS, alerting: CONTACTS, deps: { channels: [webhook] } });
+    await sc.events({ value: 150, device: 'S-1' }, { value: 900, device: 'S-2' });
+    await sc.engine.acknowledge(sc.transitions.find((t) => t.alert.device === 'S-2')!.alertId, 'officer-1');
+    await sc.engine.notifier.idle();
+    const sentBefore = webhook.sent.length;
+    const before = [...sc.engine.lifecycle.active()].map((a) => [a.id, a.state, a.tier]).sort();
+    const at = sc.now();
+    await sc.stop();
+
+    const webhook2 = new RecordingChannel('webhook');
+    sc = await startScenario(store, {
+      rules: GAS,
+      alerting: CONTACTS,
+      start: at + 5_000,
+      deps: { channels: [webhook2] },
+    });
+    const after = [...sc.engine.lifecycle.active()].map((a) => [a.id, a.state, a.tier]).sort();
+    expect(after).toEqual(before);
+    await sc.events({ value: 155, device: 'S-1' }, { value: 950, device: 'S-2' });
+    await sc.advance(5_000);
+    await sc.engine.notifier.idle();
+    expect(sc.transitions).toEqual([]);
+    expect(webhook2.sent).toEqual([]);
+    expect(sentBefore).toBeGreaterThan(0);
+    // The incident goes on from where it was: the next transition continues each alert's sequence.
+    await sc.events({ value: 5, device: 'S-1' });
+    await sc.advance(61_000);
+    const resolved = sc.transitions.find((t) => t.type === 'resolved')!;
+    const history = await sc.engine.alertLog.history(resolved.alertId);
+    expect(history.map((h) => h.seq)).toEqual([1, 2, 3]);
+    await sc.engine.notifier.idle();
+    expect(webhook2.sent.every((n) => n.event === 'resolved')).toBe(true);
+    expect(webhook2.sent.length).toBeGreaterThan(0);
+  });
+});
+
+describe('palette', () => {
+  const FIVE = [
+    { name: 'blue', color: '#1e90ff', label: { 'zh-CN': '蓝色', en: 'Blue' }, ackSla: '1h', reach: 'grid' },
+    {
+      name: 'yellow',
+      color: '#e6b800',
+      label: { 'zh-CN': '黄色', en: 'Yellow' },
+      ackSla: '30m',
+      reach: 'community',
+    },
+    {
+      name: 'orange',
+      color: '#ff7a00',
+      label: { 'zh-CN': '橙色', en: 'Orange' },
+      ackSla: '15m',
+      reach: 'street',
+    },
+    { name: 'red', color: '#e02424', label: { 'zh-CN': '红色', en: 'Red' }, ackSla: '5m', reach: 'district' },
+    {
+      name: 'purple',
+      color: '#7e22ce',
+      label: { 'zh-CN': '紫色', en: 'Purple' },
+      ackSla: '2m',
+      reach: 'city',
+    },
+  ];
+  it('five tiers (五色) evaluate like three: the highest holding tier wins, reach follows the tier', async () => {
+    const rules = GAS.replace('yellow: "> 25"', 'blue: "> 10"\n    yellow: "> 25"')
+      .replace('red: "> 500"', 'red: "> 500"\n    purple: "> 2000"')
+      .replace('clear: "< 20"', 'clear: "< 8"');
+    sc = await startScenario(store, { rules, alerting: { tiers: FIVE } });
+    await sc.events(
+      { value: 12, device: 'S-1' },
+      { value: 600, device: 'S-2' },
+      { value: 5000, device: 'S-3' },
+    );
+    const fired = sc.transitions
+      .filter((t) => t.type === 'firing')
+      .map((t) => [t.alert.device, t.toTier, t.alert.tierRank, t.alert.reach]);
+    expect(fired).toEqual([
+      ['S-1', 'blue', 0, 'grid'],
+      ['S-2', 'red', 3, 'district'],
+      ['S-3', 'purple', 4, 'city'],
+    ]);
+  });
+
+  it('a rule naming a tier the palette lacks is refused with its path', async () => {
+    await expect(startScenario(store, { rules: GAS.replace('yellow:', 'amber:') })).rejects.toThrow(
+      /rules\[0\]\.amber: unknown key/,
+    );
   });
 });

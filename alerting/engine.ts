@@ -286,10 +286,12 @@ export class AlertEngine {
   }
 
   private compile(text: string): RuleSet {
+    const file = this.d.config.alerting.rulesFile;
+    const builtIn = file === undefined && this.d.rulesText === undefined;
     return parseRules(
       text,
-      { palette: this.palette, windows: this.d.config.windows },
-      this.d.config.alerting.rulesFile ?? 'rules',
+      { palette: this.palette, windows: this.d.config.windows, skipUnknownWindows: builtIn },
+      file ?? 'rules',
     );
   }
 

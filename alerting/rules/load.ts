@@ -58,6 +58,11 @@ function checkerFor(palette: TierPalette) {
 export interface RuleContext {
   palette: TierPalette;
   windows: GridwatchConfig['windows'];
+  /**
+   * The built-in rules are written for the default window specs: with other specs configured,
+   * rules over missing windows (and correlations of them) are left out instead of refused.
+   */
+  skipUnknownWindows?: boolean;
 }
 
 export function loadRulesFile(file: string, ctx: RuleContext): RuleSet {
@@ -84,7 +89,13 @@ export function compileRules(raw: unknown, ctx: RuleContext, origin = 'rules'): 
   const checker = checkerFor(ctx.palette);
   const structural = schemaProblems(checker.Errors(raw));
   if (structural.length > 0) throw invalid(origin, structural);
-  const defs = (raw as { rules: RawRule[] }).rules;
+  let defs = (raw as { rules: RawRule[] }).rules;
+  if (ctx.skipUnknownWindows) {
+    const known = new Set(ctx.windows.map((w) => w.name));
+    const kept = defs.filter((d) => d.window === undefined || known.has(d.window));
+    const names = new Set(kept.map((d) => d.name));
+    defs = kept.filter((d) => d.type !== 'correlation' || (d.rules ?? []).every((m) => names.has(m)));
+  }
   const problems: string[] = [];
   const names = new Set<string>();
   for (const [i, d] of defs.entries()) {
