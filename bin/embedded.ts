@@ -13,7 +13,7 @@ import { ingestRoutes } from '../ingest/http.ts';
 import { IngestClient, runSimulator } from '../ingest/simulator/client.ts';
 import { catalogFrom } from '../ingest/simulator/simulator.ts';
 import { ApiKeys } from '../platform/api-keys.ts';
-import { InProcessBus } from '../platform/bus.ts';
+import { type Bus, InProcessBus } from '../platform/bus.ts';
 import { durationMs } from '../platform/duration.ts';
 import { createHttpServer } from '../platform/http.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
@@ -31,6 +31,8 @@ export interface Gridwatch {
   /** For operations and tests: the store this process writes to. */
   store: Store;
   metrics: Metrics;
+  /** The in-process bus: the console (and tests) subscribe to its topics. */
+  bus: Bus;
   /** The alert engine (undefined when alerting.enabled is false). */
   alerts: AlertEngine | undefined;
   /** Waits until everything accepted so far is windowed and its results are stored. */
@@ -40,7 +42,13 @@ export interface Gridwatch {
 
 export async function startEmbedded(
   config: GridwatchConfig,
-  opts: { logger?: Logger } = {},
+  opts: {
+    logger?: Logger;
+    /** Processing-time clock of windows and alerting; simulated in end-to-end tests. */
+    clock?: () => number;
+    /** false: alert timers run only when the caller calls `alerts.tick()` (simulated time). */
+    alertTimers?: boolean;
+  } = {},
 ): Promise<Gridwatch> {
   const log = opts.logger ?? createLogger({ level: config.log.level });
   const metrics = new Metrics();
@@ -69,13 +77,23 @@ export async function startEmbedded(
     eventLog,
     metrics,
     log.child({ component: 'windows' }),
+    opts.clock,
   );
   await windows.start();
   // After the window replay: replayed results were alerted on before the restart; the open
   // alerts come back from the alert log instead.
   let alerts: AlertEngine | undefined;
   if (config.alerting.enabled) {
-    alerts = new AlertEngine({ config, org, store, bus, metrics, log: log.child({ component: 'alerting' }) });
+    alerts = new AlertEngine({
+      config,
+      org,
+      store,
+      bus,
+      metrics,
+      log: log.child({ component: 'alerting' }),
+      ...(opts.clock ? { now: opts.clock } : {}),
+      ...(opts.alertTimers === false ? { timers: false } : {}),
+    });
     await alerts.start();
   }
 
@@ -131,6 +149,7 @@ export async function startEmbedded(
     log,
     store,
     metrics,
+    bus,
     alerts,
     async drain() {
       await eventLog.flushPending();

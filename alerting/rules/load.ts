@@ -60,7 +60,8 @@ export interface RuleContext {
   windows: GridwatchConfig['windows'];
   /**
    * The built-in rules are written for the default window specs: with other specs configured,
-   * rules over missing windows (and correlations of them) are left out instead of refused.
+   * rules over windows that are missing or keyed differently (and correlations of them) are
+   * left out instead of refused.
    */
   skipUnknownWindows?: boolean;
 }
@@ -91,8 +92,14 @@ export function compileRules(raw: unknown, ctx: RuleContext, origin = 'rules'): 
   if (structural.length > 0) throw invalid(origin, structural);
   let defs = (raw as { rules: RawRule[] }).rules;
   if (ctx.skipUnknownWindows) {
-    const known = new Set(ctx.windows.map((w) => w.name));
-    const kept = defs.filter((d) => d.window === undefined || known.has(d.window));
+    const fits = (d: RawRule) => {
+      if (d.window === undefined) return true;
+      const w = ctx.windows.find((x) => x.name === d.window);
+      return (
+        w !== undefined && (d.level === undefined || w.levels.includes(d.level)) && (!d.kinds || w.byKind)
+      );
+    };
+    const kept = defs.filter(fits);
     const names = new Set(kept.map((d) => d.name));
     defs = kept.filter((d) => d.type !== 'correlation' || (d.rules ?? []).every((m) => names.has(m)));
   }
