@@ -27,6 +27,12 @@ export class Router {
     this.departments = config.departments.map((d) => ({ d, recipient: toRecipient(d, 'department') }));
   }
 
+  /** A configured contact or department by id (resending from the outbox looks them up again). */
+  recipient(id: string): Recipient | undefined {
+    for (const list of this.byArea.values()) for (const r of list) if (r.id === id) return r;
+    return this.department(id);
+  }
+
   department(id: string): Recipient | undefined {
     return this.departments.find((x) => x.d.id === id)?.recipient;
   }

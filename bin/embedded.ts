@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { alertRoutes } from '../alerting/api.ts';
 import { AlertEngine } from '../alerting/engine.ts';
+import { createNotificationChannels, type NotificationChannels } from '../alerting/notification-channels.ts';
 import { loadOrgTree } from '../config/org-loader.ts';
 import type { OrgTree } from '../config/org-tree.ts';
 import type { ApiKeyConfig, GridwatchConfig } from '../config/schema.ts';
@@ -83,14 +84,19 @@ export async function startEmbedded(
   // After the window replay: replayed results were alerted on before the restart; the open
   // alerts come back from the alert log instead.
   let alerts: AlertEngine | undefined;
+  let notify: NotificationChannels | undefined;
   if (config.alerting.enabled) {
+    const alertLog = log.child({ component: 'alerting' });
+    notify = createNotificationChannels(config.alerting, { store, org, metrics, log: alertLog });
     alerts = new AlertEngine({
+      channels: notify.channels,
+      outbox: notify.outbox,
       config,
       org,
       store,
       bus,
       metrics,
-      log: log.child({ component: 'alerting' }),
+      log: alertLog,
       ...(opts.clock ? { now: opts.clock } : {}),
       ...(opts.alertTimers === false ? { timers: false } : {}),
     });
@@ -164,6 +170,7 @@ export async function startEmbedded(
       await eventLog.close();
       await bus.idle();
       await windows.stop();
+      await notify?.close(); // ends retry waits; what was not delivered is resent at the next start
       await alerts?.stop();
       await store.close();
       log.info('gridwatch stopped');
