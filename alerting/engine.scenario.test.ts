@@ -870,3 +870,71 @@ describe('palette', () => {
     );
   });
 });
+
+describe('silences and maintenance', () => {
+  it('a silence holds back notifications of matching alerts (still logged); on expiry the open alert is sent', async () => {
+    const { Silences } = await import('./silences/silences.ts');
+    const webhook = new RecordingChannel('webhook');
+    let clock = T0;
+    const { loadOrgTree } = await import('../config/org-loader.ts');
+    const org = loadOrgTree(testConfig(dir.path));
+    const silences = new Silences({ store, org, now: () => clock });
+    sc = await startScenario(store, {
+      rules: GAS,
+      alerting: CONTACTS,
+      deps: { channels: [webhook], silences },
+    });
+    const s = await silences.create({
+      matchers: ['rule="gas_leak"', 'within="d01s01"'],
+      author: 'officer-1',
+      comment: 'pipeline works in street d01s01',
+      endsAt: T0 + 10 * 60_000,
+    });
+    await sc.events(
+      { value: 700, device: 'S-1', grid: GRID },
+      { value: 700, device: 'S-9', grid: 'd02s01c01g01' },
+    );
+    await sc.engine.notifier.idle();
+    const areas = webhook.sent.map((n) => n.alerts[0]!.area);
+    expect(areas).not.toContain(GRID);
+    expect(areas).toContain('d02s01c01g01');
+    const held = [...sc.engine.lifecycle.active()].find((a) => a.area === GRID)!;
+    expect(held.state).toBe('firing');
+    expect(held.silencedBy).toBe(`silenced:${s.id}`);
+    expect((await sc.engine.alertLog.history(held.id)).map((h) => h.type)).toEqual(['pending', 'firing']);
+    webhook.sent.length = 0;
+    // Past its end, the still-open alert is notified.
+    for (let i = 0; i < 11; i++) {
+      clock += 60_000;
+      await sc.events({ value: 700, device: 'S-1', grid: GRID, ts: clock });
+      await sc.advance(60_000, 60_000);
+    }
+    await sc.engine.notifier.idle();
+    expect(webhook.sent.filter((n) => n.alerts[0]!.area === GRID).length).toBeGreaterThan(0);
+  });
+
+  it('a maintenance window keeps matching alerts quiet for its span', async () => {
+    const { MaintenanceWindows } = await import('./silences/maintenance.ts');
+    const webhook = new RecordingChannel('webhook');
+    const maintenance = new MaintenanceWindows([
+      {
+        name: 'camera-upgrade',
+        matchers: { rule: 'gas_leak', device: 'S-1' },
+        start: new Date(T0 - 60_000).toISOString(),
+        end: new Date(T0 + 3_600_000).toISOString(),
+        comment: '',
+      },
+    ]);
+    sc = await startScenario(store, {
+      rules: GAS,
+      alerting: CONTACTS,
+      deps: { channels: [webhook], maintenance },
+    });
+    await sc.events({ value: 700, device: 'S-1' }, { value: 700, device: 'S-2' });
+    await sc.engine.notifier.idle();
+    expect(new Set(webhook.sent.map((n) => n.alerts[0]!.device))).toEqual(new Set(['S-2']));
+    expect([...sc.engine.lifecycle.active()].find((a) => a.device === 'S-1')!.silencedBy).toBe(
+      'maintenance:camera-upgrade',
+    );
+  });
+});

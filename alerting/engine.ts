@@ -37,6 +37,8 @@ export const DEFAULT_RULES_FILE = join(
 
 export interface SilencePort {
   silencing(labels: Record<string, string>, at: number): { id: string } | undefined;
+  /** Moves silences between pending, active and expired as time passes. */
+  tick?(at: number): void;
 }
 export interface MaintenancePort {
   active(labels: Record<string, string>, at: number): string | undefined;
@@ -159,6 +161,7 @@ export class AlertEngine {
   tick(): Promise<void> {
     return this.serial(async () => {
       const now = this.now();
+      this.d.silences?.tick?.(now);
       this.lifecycle.tick(now);
       if (now - this.lastDeviceCheck >= 5_000 || this.d.timers === false) {
         this.lastDeviceCheck = now;

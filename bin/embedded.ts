@@ -5,6 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { alertRoutes } from '../alerting/api.ts';
 import { AlertEngine } from '../alerting/engine.ts';
 import { createNotificationChannels, type NotificationChannels } from '../alerting/notification-channels.ts';
+import { silenceRoutes } from '../alerting/silences/api.ts';
+import { MaintenanceWindows } from '../alerting/silences/maintenance.ts';
+import { Silences } from '../alerting/silences/silences.ts';
 import { loadOrgTree } from '../config/org-loader.ts';
 import type { OrgTree } from '../config/org-tree.ts';
 import type { ApiKeyConfig, GridwatchConfig } from '../config/schema.ts';
@@ -85,10 +88,15 @@ export async function startEmbedded(
   // alerts come back from the alert log instead.
   let alerts: AlertEngine | undefined;
   let notify: NotificationChannels | undefined;
+  let silences: Silences | undefined;
   if (config.alerting.enabled) {
     const alertLog = log.child({ component: 'alerting' });
     notify = createNotificationChannels(config.alerting, { store, org, metrics, log: alertLog });
+    silences = new Silences({ store, org, log: alertLog, ...(opts.clock ? { now: opts.clock } : {}) });
+    await silences.load();
     alerts = new AlertEngine({
+      silences,
+      maintenance: new MaintenanceWindows(config.alerting.maintenance, org),
       channels: notify.channels,
       outbox: notify.outbox,
       config,
@@ -124,6 +132,13 @@ export async function startEmbedded(
   });
   await app.register(queryRoutes, { store, org, keys: apiKeys });
   if (alerts) await app.register(alertRoutes, { engine: alerts, keys: apiKeys, org });
+  if (silences)
+    await app.register(silenceRoutes, {
+      silences,
+      keys: apiKeys,
+      org,
+      ...(opts.clock ? { now: opts.clock } : {}),
+    });
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const url = address.replace('[::1]', 'localhost');
   log.info({ url }, 'gridwatch listening');
