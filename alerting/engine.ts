@@ -17,6 +17,7 @@ import type { Metrics } from '../platform/metrics.ts';
 import type { Store } from '../platform/store/store.ts';
 import { WINDOW_UPDATES_TOPIC, WINDOWS_TOPIC, type WindowResult } from '../processors/window-result.ts';
 import { AlertLog } from './alert-log.ts';
+import { StreamingAnomalyDetector } from './anomaly/detector.ts';
 import { CorrelationEvaluator } from './evaluators/correlation.ts';
 import { DeviceWatch } from './evaluators/devices.ts';
 import { evaluateEvents } from './evaluators/threshold.ts';
@@ -95,11 +96,7 @@ export class AlertEngine {
     });
     this.alertLog = new AlertLog(d.store);
     this.router = new Router(d.org, a);
-    const newDetector =
-      d.newDetector ??
-      (() => {
-        throw new Error('anomaly rules with measure "score" need a detector');
-      });
+    const newDetector = d.newDetector ?? (() => new StreamingAnomalyDetector());
     this.windows = new WindowEvaluator(this.palette, newDetector);
     this.devices = new DeviceWatch(d.org, this.palette, this.now());
     this.correlation = new CorrelationEvaluator(d.org, this.palette);

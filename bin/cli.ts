@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load.ts';
 import { loadOrgTree } from '../config/org-loader.ts';
 import type { GridwatchConfig } from '../config/schema.ts';
 import { createLogger } from '../platform/logger.ts';
+import { detectCommand } from './detect.ts';
 import { startEmbedded } from './embedded.ts';
 import { replayCommand } from './replay.ts';
 import { simulateCommand } from './simulate.ts';
@@ -89,6 +90,7 @@ program
 
 simulateCommand(program, fail);
 replayCommand(program, fail);
+detectCommand(program, fail);
 
 function printBanner(
   url: string,
