@@ -938,3 +938,45 @@ describe('silences and maintenance', () => {
     );
   });
 });
+
+describe('rules file watch', () => {
+  it('an edited rules file is reloaded on save; a broken edit is refused and the running rules stay', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const file = join(dir.path, 'rules.yaml');
+    writeFileSync(file, GAS);
+    const { AlertEngine } = await import('./engine.ts');
+    const { InProcessBus } = await import('../platform/bus.ts');
+    const { loadOrgTree } = await import('../config/org-loader.ts');
+    const config = testConfig(dir.path, { alerting: { rulesFile: file } });
+    const metrics = new Metrics({ defaultMetrics: false });
+    const engine = new AlertEngine({
+      config,
+      org: loadOrgTree(config),
+      store,
+      bus: new InProcessBus(),
+      metrics,
+      log: createLogger({ level: 'silent' }),
+      timers: false,
+    });
+    await engine.start();
+    try {
+      expect(engine.ruleSet.get('gas_leak')!.tiers[2]!.value).toBe(500);
+      writeFileSync(file, GAS.replace('red: "> 500"', 'red: "> 300"'));
+      await waitUntil(() => engine.ruleSet.get('gas_leak')!.tiers[2]!.value === 300);
+      writeFileSync(file, GAS.replace('red: "> 500"', 'red: "> lots"'));
+      await waitUntil(async () => (await counter(metrics.ruleReloads, { outcome: 'invalid' })) === 1);
+      expect(engine.ruleSet.get('gas_leak')!.tiers[2]!.value).toBe(300);
+    } finally {
+      await engine.stop();
+    }
+  });
+});
+
+async function waitUntil(f: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
