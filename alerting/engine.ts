@@ -221,7 +221,9 @@ export class AlertEngine {
     let oldest = Number.POSITIVE_INFINITY;
     for (const e of events) if (e.receivedAt < oldest) oldest = e.receivedAt;
     const sink = (o: Observation) => this.lifecycle.observe(o, now);
-    const n = evaluateEvents(this.rules, events, this.d.org, this.palette, sink);
+    const n = evaluateEvents(this.rules, events, this.d.org, this.palette, sink, (rule) =>
+      this.lifecycle.hasTracks(rule),
+    );
     this.d.metrics.ruleEvaluations.inc({ evaluator: 'threshold' }, n);
     await this.commit(now, oldest, 'threshold');
   }

@@ -84,6 +84,9 @@ export class AlertLifecycle {
   private readonly byId = new Map<string, Track>();
   private readonly byFingerprint = new Map<string, Track>();
   private out: AlertTransition[] = [];
+  /** Resolved tracks, oldest first: forgotten once their cooldown and flap window have passed. */
+  private cold: { t: Track; until: number }[] = [];
+  private readonly perRule = new Map<string, number>();
 
   constructor(
     private readonly palette: TierPalette,
@@ -114,6 +117,11 @@ export class AlertLifecycle {
     return this.hot.size;
   }
 
+  /** True when some subject of the rule has an open or remembered alert. */
+  hasTracks(rule: string): boolean {
+    return (this.perRule.get(rule) ?? 0) > 0;
+  }
+
   /** Replaces a live rule definition (hot reload): tracks keep their alerts and timers. */
   updateRule(rule: CompiledRule): void {
     for (const t of this.tracks.values()) if (t.rule.name === rule.name) t.rule = rule;
@@ -121,11 +129,10 @@ export class AlertLifecycle {
 
   /** A rule was removed: its open alerts resolve, and its tracks go. */
   removeRule(name: string, at: number): void {
-    for (const [k, t] of this.tracks) {
+    for (const t of this.tracks.values()) {
       if (t.rule.name !== name) continue;
       if (t.alert) this.resolve(t, at, ENGINE, 'rule removed', 'rule removed from the rule file', false);
-      this.tracks.delete(k);
-      this.byFingerprint.delete(t.fingerprint);
+      this.forget(t);
     }
   }
 
@@ -148,6 +155,10 @@ export class AlertLifecycle {
 
   /** Timers: pending → firing after `for`, clear and lower holds, staleness, the ack SLA, flapping. */
   tick(now: number): void {
+    while (this.cold.length > 0 && this.cold[0]!.until <= now) {
+      const { t } = this.cold.shift()!;
+      if (!t.alert && this.tracks.get(t.key) === t) this.forget(t);
+    }
     for (const t of [...this.hot]) {
       if (t.alert && now - t.observedAt > t.rule.staleAfterMs && t.rule.type !== 'absence') {
         // No evidence for a while (a quiet series makes no windows): treat as clear.
@@ -417,6 +428,7 @@ export class AlertLifecycle {
     t.lowerSince = null;
     this.hot.delete(t);
     this.byId.delete(done.id);
+    this.cold.push({ t, until: now + Math.max(t.rule.cooldownMs, this.opts.flapWindowMs) });
     return done;
   }
 
@@ -484,7 +496,16 @@ export class AlertLifecycle {
     };
     this.tracks.set(key, t);
     this.byFingerprint.set(fingerprint, t);
+    this.perRule.set(rule.name, (this.perRule.get(rule.name) ?? 0) + 1);
     return t;
+  }
+
+  private forget(t: Track): void {
+    this.tracks.delete(t.key);
+    this.byFingerprint.delete(t.fingerprint);
+    const n = (this.perRule.get(t.rule.name) ?? 1) - 1;
+    if (n > 0) this.perRule.set(t.rule.name, n);
+    else this.perRule.delete(t.rule.name);
   }
 
   private index(t: Track): void {

@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark, one table, and the JSON summary as the last line.
 // Ratios compare against baselines measured in the same run: these machines are shared.
+import { alertingBench } from './alerting.bench.ts';
 import { ingestBench } from './ingest.bench.ts';
 import { printReport } from './report.ts';
 import { windowBench } from './window.bench.ts';
@@ -8,5 +9,13 @@ const events = Number(process.env.BENCH_EVENTS ?? 200_000);
 const windowEvents = Number(process.env.BENCH_WINDOW_EVENTS ?? 1_000_000);
 const window = await windowBench(windowEvents);
 const ingest = await ingestBench(events);
-printReport([...window.rows, ...ingest.rows], { ...window.json, ...ingest.json });
+const alerting = await alertingBench({
+  rules: Number(process.env.BENCH_ALERT_RULES ?? 10_000),
+  series: Number(process.env.BENCH_ALERT_SERIES ?? 100_000),
+});
+printReport([...window.rows, ...ingest.rows, ...alerting.rows], {
+  ...window.json,
+  ...ingest.json,
+  ...alerting.json,
+});
 process.exit(0);

@@ -13,6 +13,8 @@ export function evaluateEvents(
   org: OrgTree,
   palette: TierPalette,
   sink: (o: Observation, e: LoggedEvent) => void,
+  /** Whether the rule has any open or remembered alert: only then can a clear reading matter. */
+  isTracked: (rule: string) => boolean = () => true,
 ): number {
   let evals = 0;
   for (const e of events) {
@@ -22,6 +24,8 @@ export function evaluateEvents(
       const area = r.level === 'grid' ? e.grid : org.ancestorAt(e.grid, r.level);
       if (!area) continue;
       const verdict = tierOf(r, e.value);
+      // Most readings are quiet: skip building an observation nobody can act on.
+      if (verdict < 0 && !isTracked(r.name)) continue;
       sink(
         {
           rule: r,

@@ -41,9 +41,8 @@ export class WindowEvaluator {
   evaluate(rules: RuleSet, results: readonly WindowResult[], sink: (o: Observation) => void): number {
     let evals = 0;
     for (const w of results) {
-      const candidates = rules.forWindow(w.window);
+      const candidates = rules.forWindow(w.window, w.level, w.kind);
       for (const r of candidates) {
-        if (r.level !== w.level || (r.kinds !== null && !r.kinds.has(w.kind))) continue;
         evals++;
         const x = fieldOf(w, r.field);
         if (x === null) continue;

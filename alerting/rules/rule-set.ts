@@ -81,7 +81,7 @@ export class RuleSet {
   private readonly byName = new Map<string, CompiledRule>();
   /** `${source}\u0001${kind}` and `${source}\u0001*` → threshold rules. */
   private readonly eventIndex = new Map<string, CompiledRule[]>();
-  /** window name → window, trend and anomaly rules. */
+  /** `${window}\u0001${level}\u0001${kind}` (or `*`) → window, trend and anomaly rules. */
   private readonly windowIndex = new Map<string, CompiledRule[]>();
   readonly absence: readonly CompiledRule[];
   readonly connectivity: readonly CompiledRule[];
@@ -100,7 +100,8 @@ export class RuleSet {
         const kinds = r.kinds ? [...r.kinds] : ['*'];
         for (const k of kinds) push(this.eventIndex, `${r.source}\u0001${k}`, r);
       } else if (r.type === 'window' || r.type === 'trend' || r.type === 'anomaly') {
-        push(this.windowIndex, r.window!, r);
+        const kinds = r.kinds ? [...r.kinds] : ['*'];
+        for (const k of kinds) push(this.windowIndex, `${r.window}\u0001${r.level}\u0001${k}`, r);
       } else if (r.type === 'absence') absence.push(r);
       else if (r.type === 'connectivity') connectivity.push(r);
       else if (r.type === 'correlation') {
@@ -125,8 +126,12 @@ export class RuleSet {
     return a ?? b ?? NONE;
   }
 
-  forWindow(window: string): readonly CompiledRule[] {
-    return this.windowIndex.get(window) ?? NONE;
+  /** Window, trend and anomaly rules for a result of this window, level and kind. */
+  forWindow(window: string, level: string, kind: string): readonly CompiledRule[] {
+    const a = this.windowIndex.get(`${window}\u0001${level}\u0001${kind}`);
+    const b = this.windowIndex.get(`${window}\u0001${level}\u0001*`);
+    if (a && b) return a.concat(b);
+    return a ?? b ?? NONE;
   }
 
   correlationsOf(rule: string): readonly CompiledRule[] {
