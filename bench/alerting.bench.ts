@@ -438,7 +438,7 @@ export async function alertingBench(
         name: 'heap per resolved track kept',
         value: bytesPerResolved,
         unit: 'bytes',
-        note: 'the same alerts after they resolve: tracks are never evicted',
+        note: 'the same alerts after they resolve: kept until cooldown and flap window pass',
       },
       {
         name: 'event→alert p50',
