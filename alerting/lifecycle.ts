@@ -9,7 +9,7 @@
 //                                   ^──────── officer, with feedback ────────────────┘
 import { createHash } from 'node:crypto';
 import type { OrgTree } from '../config/org-tree.ts';
-import { LEVELS, type Level } from '../config/schema.ts';
+import { LEVEL_DEPTH, LEVELS, type Level } from '../config/schema.ts';
 import { AlertingErrors } from './errors.ts';
 import type { Alert, AlertState, AlertTransition, TransitionType } from './model.ts';
 import type { TierPalette } from './palette.ts';
@@ -66,8 +66,7 @@ interface Track {
   flapping: boolean;
 }
 
-const LEVEL_INDEX: Record<Level, number> = { city: 0, district: 1, street: 2, community: 3, grid: 4 };
-const higher = (a: Level, b: Level): Level => (LEVEL_INDEX[a] <= LEVEL_INDEX[b] ? a : b);
+const higher = (a: Level, b: Level): Level => (LEVEL_DEPTH[a] <= LEVEL_DEPTH[b] ? a : b);
 const ENGINE = 'engine';
 
 export function fingerprintOf(rule: string, s: Subject): string {
@@ -331,7 +330,7 @@ export class AlertLifecycle {
     if (!a || a.state !== 'firing' || a.slaStart === null) return;
     const sla = this.palette.at(a.tierRank).ackSlaMs;
     if (now - a.slaStart < sla) return;
-    const idx = LEVEL_INDEX[a.reach];
+    const idx = LEVEL_DEPTH[a.reach];
     if (idx === 0 && a.overdue) return; // at the top already, and flagged
     const reach = idx === 0 ? a.reach : LEVELS[idx - 1]!;
     const reason =

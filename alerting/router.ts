@@ -3,10 +3,8 @@
 // street, red fans out to district and city; escalation raises the reach), plus the
 // departments its category belongs to.
 import type { OrgTree } from '../config/org-tree.ts';
-import { type AlertingConfig, LEVELS, type Level } from '../config/schema.ts';
+import { type AlertingConfig, LEVEL_DEPTH } from '../config/schema.ts';
 import type { Alert, Recipient, TransitionType } from './model.ts';
-
-const LEVEL_INDEX: Record<Level, number> = { city: 0, district: 1, street: 2, community: 3, grid: 4 };
 
 type Contact = AlertingConfig['contacts'][number];
 type Department = AlertingConfig['departments'][number];
@@ -46,8 +44,9 @@ export class Router {
     const node = this.org.node(alert.area);
     const out: Recipient[] = [];
     if (node) {
-      const from = event === 'escalated' ? LEVEL_INDEX[alert.reach] : LEVEL_INDEX[alert.reach];
-      const to = event === 'escalated' ? LEVEL_INDEX[alert.reach] : LEVEL_INDEX[alert.level];
+      // From the reach down to the alert's own level; an escalation tells only the level newly reached.
+      const from = LEVEL_DEPTH[alert.reach];
+      const to = event === 'escalated' ? from : LEVEL_DEPTH[alert.level];
       for (let i = from; i <= to && i < node.path.length; i++) {
         const list = this.byArea.get(node.path[i]!);
         if (list) out.push(...list);
@@ -62,11 +61,6 @@ export class Router {
       if (wanted) out.push(recipient);
     }
     return out;
-  }
-
-  /** The levels an alert at `level` with `reach` is shown at (for the console's rooms). */
-  static levelsBetween(level: Level, reach: Level): Level[] {
-    return LEVELS.slice(LEVEL_INDEX[reach], LEVEL_INDEX[level] + 1);
   }
 }
 

@@ -2,7 +2,7 @@
 // in grids. It drives window keys, alert scope, routing and access control, so lookups are
 // precomputed: ancestors per node, devices by id, and an address index for hotline calls.
 import { GwErrors } from '../platform/errors.ts';
-import { LEVELS, type Level } from './schema.ts';
+import { LEVEL_DEPTH, LEVELS, type Level } from './schema.ts';
 
 export interface OrgNodeInput {
   id: string;
@@ -44,7 +44,6 @@ export interface Device {
   readonly metrics: readonly string[] | undefined;
 }
 
-const LEVEL_DEPTH: Record<Level, number> = { city: 0, district: 1, street: 2, community: 3, grid: 4 };
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export class OrgTree {

@@ -12,6 +12,8 @@ export const SOURCES = ['sensor', 'video', 'hotline'] as const;
 export type SourceName = (typeof SOURCES)[number];
 export const LEVELS = ['city', 'district', 'street', 'community', 'grid'] as const;
 export type Level = (typeof LEVELS)[number];
+/** Depth of each level in the org tree: city 0 … grid 4 (lower is higher up). */
+export const LEVEL_DEPTH = Object.fromEntries(LEVELS.map((l, i) => [l, i])) as Record<Level, number>;
 
 const Source = T.Union(SOURCES.map((s) => T.Literal(s)));
 const LevelT = T.Union(LEVELS.map((s) => T.Literal(s)));

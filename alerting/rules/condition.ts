@@ -49,8 +49,3 @@ export function holds(c: Condition, x: number): boolean {
       return x !== c.value;
   }
 }
-
-/** True when the condition asks for large values: a rising measure reaches it. */
-export function isUpper(c: Condition): boolean {
-  return c.op === '>' || c.op === '>=';
-}

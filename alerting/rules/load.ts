@@ -241,5 +241,3 @@ function compileRule(d: RawRule, at: string, ctx: RuleContext, problems: string[
     hash: hashRule(d),
   };
 }
-
-export const LEVEL_ORDER: readonly Level[] = LEVELS;

@@ -2,7 +2,7 @@
 // a window result meets only the rules that can match it (10,000 rules must stay cheap).
 import { createHash } from 'node:crypto';
 import type { Level, SourceName } from '../../config/schema.ts';
-import type { Condition } from './condition.ts';
+import { type Condition, holds } from './condition.ts';
 import type { RuleType, WindowField } from './schema.ts';
 
 export interface CompiledRule {
@@ -49,27 +49,10 @@ export function tierOf(rule: CompiledRule, x: number): number {
   const t = rule.tiers;
   for (let i = t.length - 1; i >= 0; i--) {
     const c = t[i];
-    if (c && test(c, x)) return i;
+    if (c && holds(c, x)) return i;
   }
-  if (rule.clear === null || test(rule.clear, x)) return CLEAR;
+  if (rule.clear === null || holds(rule.clear, x)) return CLEAR;
   return BAND;
-}
-
-function test(c: Condition, x: number): boolean {
-  switch (c.op) {
-    case '>':
-      return x > c.value;
-    case '>=':
-      return x >= c.value;
-    case '<':
-      return x < c.value;
-    case '<=':
-      return x <= c.value;
-    case '==':
-      return x === c.value;
-    case '!=':
-      return x !== c.value;
-  }
 }
 
 export function hashRule(def: unknown): string {
