@@ -199,3 +199,29 @@ function asDeliveryError(e: unknown, signal: AbortSignal): DeliveryError {
     cause: e,
   });
 }
+
+/** What every channel does around its sends: refuse after close, and on close end every wait and let sends settle. */
+export class Deliveries {
+  private readonly closing = new AbortController();
+  private readonly inflight = new Set<Promise<DeliveryResult>>();
+
+  /** Aborted on close: passed to every backoff, rate-limit wait and request. */
+  get signal(): AbortSignal {
+    return this.closing.signal;
+  }
+
+  run(send: () => Promise<DeliveryResult>): Promise<DeliveryResult> {
+    if (this.closing.signal.aborted) {
+      return Promise.resolve({ outcome: 'retrying', attempts: 0, error: new ChannelClosedError().message });
+    }
+    const p = send();
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+    return p;
+  }
+
+  async close(): Promise<void> {
+    this.closing.abort(new ChannelClosedError());
+    await Promise.allSettled([...this.inflight]);
+  }
+}

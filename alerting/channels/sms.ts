@@ -19,7 +19,7 @@ import { maskPersonalData } from '../../ingest/mask.ts';
 import { durationMs } from '../../platform/duration.ts';
 import type { Alert, Channel, DeliveryResult, Notification } from '../model.ts';
 import { TierPalette } from '../palette.ts';
-import { Attempts, type ChannelDeps, type RetryPolicy } from './attempts.ts';
+import { Attempts, type ChannelDeps, Deliveries, type RetryPolicy } from './attempts.ts';
 import { recipientRef } from './delivery-log.ts';
 import { ChannelClosedError, NotDeliverableError, ProviderError, RateLimitedError } from './errors.ts';
 import { assertOk, oneLine, post } from './http.ts';
@@ -71,8 +71,7 @@ export class SmsChannel implements Channel {
   private readonly timeoutMs: number;
   private readonly attempts: Attempts;
   private readonly limiter: WaitingLimiter;
-  private readonly closing = new AbortController();
-  private readonly inflight = new Set<Promise<DeliveryResult>>();
+  private readonly deliveries = new Deliveries();
 
   constructor(
     config: AlertingConfig,
@@ -124,18 +123,11 @@ export class SmsChannel implements Channel {
   }
 
   deliver(n: Notification): Promise<DeliveryResult> {
-    if (this.closing.signal.aborted) {
-      return Promise.resolve({ outcome: 'retrying', attempts: 0, error: new ChannelClosedError().message });
-    }
-    const p = this.send(n);
-    this.inflight.add(p);
-    void p.finally(() => this.inflight.delete(p));
-    return p;
+    return this.deliveries.run(() => this.send(n));
   }
 
   async close(): Promise<void> {
-    this.closing.abort(new ChannelClosedError());
-    await Promise.allSettled([...this.inflight]);
+    await this.deliveries.close();
   }
 
   private async send(n: Notification): Promise<DeliveryResult> {
@@ -157,7 +149,7 @@ export class SmsChannel implements Channel {
     try {
       const took = await this.limiter.take(limitKey, {
         maxWaitMs: 0,
-        signal: this.closing.signal,
+        signal: this.deliveries.signal,
         urgent: false,
       });
       if (took === 'limited') {
@@ -189,7 +181,7 @@ export class SmsChannel implements Channel {
       n,
       recipient,
       policy: this.policy,
-      signal: this.closing.signal,
+      signal: this.deliveries.signal,
       context,
       critical,
       attempt: async () => {

@@ -12,7 +12,7 @@ import type { AlertingConfig } from '../../config/schema.ts';
 import { durationMs } from '../../platform/duration.ts';
 import type { Channel, DeliveryResult, Notification } from '../model.ts';
 import { TierPalette } from '../palette.ts';
-import { Attempts, type ChannelDeps, type RetryPolicy } from './attempts.ts';
+import { Attempts, type ChannelDeps, Deliveries, type RetryPolicy } from './attempts.ts';
 import { recipientRef } from './delivery-log.ts';
 import { ChannelClosedError, NotDeliverableError, RateLimitedError } from './errors.ts';
 import { assertOk, post } from './http.ts';
@@ -50,8 +50,7 @@ export class WebhookChannel implements Channel {
   private readonly timeoutMs: number;
   private readonly attempts: Attempts;
   private readonly limiter: WaitingLimiter;
-  private readonly closing = new AbortController();
-  private readonly inflight = new Set<Promise<DeliveryResult>>();
+  private readonly deliveries = new Deliveries();
   private readonly warnedUnsigned = new Set<string>();
   private readonly source: string;
   private readonly externalUrl: string;
@@ -90,19 +89,12 @@ export class WebhookChannel implements Channel {
 
   /** Delivers with retries; never throws. 'retrying' means the channel closed first. */
   deliver(n: Notification): Promise<DeliveryResult> {
-    if (this.closing.signal.aborted) {
-      return Promise.resolve({ outcome: 'retrying', attempts: 0, error: new ChannelClosedError().message });
-    }
-    const p = this.send(n);
-    this.inflight.add(p);
-    void p.finally(() => this.inflight.delete(p));
-    return p;
+    return this.deliveries.run(() => this.send(n));
   }
 
   /** Ends every backoff and rate-limit wait at once; requests in flight finish (bounded by the timeout). */
   async close(): Promise<void> {
-    this.closing.abort(new ChannelClosedError());
-    await Promise.allSettled([...this.inflight]);
+    await this.deliveries.close();
   }
 
   private async send(n: Notification): Promise<DeliveryResult> {
@@ -140,13 +132,13 @@ export class WebhookChannel implements Channel {
       n,
       recipient,
       policy: this.policy,
-      signal: this.closing.signal,
+      signal: this.deliveries.signal,
       context,
       critical,
       attempt: async () => {
         const took = await this.limiter.take(limitKey, {
           maxWaitMs: critical ? Number.POSITIVE_INFINITY : this.rateLimitWaitMs,
-          signal: this.closing.signal,
+          signal: this.deliveries.signal,
           urgent: critical,
         });
         if (took === 'limited') {
