@@ -66,6 +66,8 @@ export interface AlertEngineDeps {
 }
 
 const DAY = 86_400_000;
+/** Absence and connectivity look at every registered device: often enough for minute-scale tiers. */
+const DEVICE_CHECK_MS = 5_000;
 
 export class AlertEngine {
   readonly palette: TierPalette;
@@ -160,7 +162,7 @@ export class AlertEngine {
       const now = this.now();
       this.d.silences?.tick?.(now);
       this.lifecycle.tick(now);
-      if (now - this.lastDeviceCheck >= 5_000 || this.d.timers === false) {
+      if (now - this.lastDeviceCheck >= DEVICE_CHECK_MS) {
         this.lastDeviceCheck = now;
         const n = this.devices.evaluate(this.rules, now, (o) => this.lifecycle.observe(o, now));
         this.d.metrics.ruleEvaluations.inc({ evaluator: 'devices' }, n);
