@@ -1,140 +1,113 @@
 // The alerts HTTP API: list and read alerts (with their timeline), and act on them —
-// acknowledge, assign to a department (分派), comment, resolve with feedback (回访). Reading
-// needs the `read` or `alerts` scope, acting the `alerts` scope; a key limited to an area sees
-// and acts on alerts in its subtree only. The console (issue #6) adds officers' logins on top.
+// acknowledge, assign to a department (分派), comment, escalate (上报), resolve with feedback
+// (回访). Callers are API keys or console users (platform/access.ts); each action needs its
+// permission, and an alert outside the caller's jurisdiction answers 403.
 import { type Static, Type as T } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { OrgTree } from '../config/org-tree.ts';
 import { LEVELS } from '../config/schema.ts';
-import type { ApiKeys, ApiPrincipal } from '../platform/api-keys.ts';
+import type { Access, Principal } from '../platform/access.ts';
 import { GwErrors } from '../platform/errors.ts';
+import {
+  ACTION_BODIES,
+  type ActionName,
+  type AlertAction,
+  AlertId,
+  performAction,
+  withinJurisdiction,
+} from './actions.ts';
 import type { AlertEngine } from './engine.ts';
 import { AlertingErrors } from './errors.ts';
 import type { Alert } from './model.ts';
 
-const Id = T.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
 const ListQuery = T.Object(
   {
     area: T.Optional(T.String({ minLength: 1, maxLength: 64 })),
     tier: T.Optional(T.String({ minLength: 1, maxLength: 16 })),
     state: T.Optional(T.Union(['pending', 'firing', 'acknowledged'].map((s) => T.Literal(s)))),
     rule: T.Optional(T.String({ minLength: 1, maxLength: 64 })),
+    source: T.Optional(T.String({ minLength: 1, maxLength: 16 })),
+    q: T.Optional(
+      T.String({ minLength: 1, maxLength: 100, description: 'search in id, title, summary, area' }),
+    ),
     level: T.Optional(T.Union(LEVELS.map((l) => T.Literal(l)))),
     limit: T.Integer({ minimum: 1, maximum: 5000, default: 500 }),
   },
   { additionalProperties: false },
 );
-const Note = T.String({ maxLength: 2000 });
-const AckBody = T.Object({ note: T.Optional(Note) }, { additionalProperties: false });
-const ResolveBody = T.Object({ feedback: Note }, { additionalProperties: false });
-const CommentBody = T.Object(
-  { text: T.String({ minLength: 1, maxLength: 2000 }) },
-  { additionalProperties: false },
-);
-const AssignBody = T.Object(
-  { department: T.String({ minLength: 1, maxLength: 64 }), note: T.Optional(Note) },
-  { additionalProperties: false },
-);
-
 export interface AlertApiDeps {
   engine: AlertEngine;
-  keys: ApiKeys;
+  access: Access;
   org: OrgTree;
 }
 
 export async function alertRoutes(app: FastifyInstance, deps: AlertApiDeps): Promise<void> {
-  const { engine, org } = deps;
-
-  const principal = (req: FastifyRequest, act: boolean): ApiPrincipal => {
-    const p = deps.keys.authenticate(req.headers.authorization);
-    if (!p) throw new GwErrors.UNAUTHORIZED();
-    if (act ? !p.scopes.has('alerts') : !p.scopes.has('alerts') && !p.scopes.has('read'))
-      throw new GwErrors.FORBIDDEN(`key "${p.name}" has no ${act ? 'alerts' : 'read'} scope`);
-    return p;
-  };
-  const inArea = (a: Alert, p: ApiPrincipal) => !p.area || a.area === p.area || org.isWithin(a.area, p.area);
-  /** An alert outside the caller's area is answered like a missing one: no existence leak. */
-  const visible = (id: string, p: ApiPrincipal): Alert => {
-    const a = engine.lifecycle.get(id);
-    if (!a || !inArea(a, p)) throw new AlertingErrors.ALERT_NOT_FOUND(id);
-    return a;
-  };
+  const { engine, org, access } = deps;
+  const inArea = (area: string, p: Principal) => withinJurisdiction(org, area, p);
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/v1/alerts',
     { schema: { querystring: ListQuery } },
     async (req) => {
-      const p = principal(req, false);
+      const p = await access.require(req, 'read');
       const q = req.query;
       if (q.area && !org.node(q.area)) throw new GwErrors.BAD_REQUEST(`area: "${q.area}" is not an org node`);
-      if (q.area && p.area && !org.isWithin(q.area, p.area))
-        throw new GwErrors.FORBIDDEN(`area: "${q.area}" is outside this key's area`);
+      if (q.area && !inArea(q.area, p))
+        throw new GwErrors.FORBIDDEN(`area: "${q.area}" is outside your jurisdiction`);
+      const cursor = engine.cursor; // read before the list: a replay from it misses nothing
+      const needle = q.q?.toLowerCase();
       const out: Alert[] = [];
+      const counts: Record<string, number> = Object.fromEntries(engine.palette.names.map((n) => [n, 0]));
       for (const a of engine.lifecycle.active()) {
-        if (!inArea(a, p)) continue;
-        if (q.area && a.area !== q.area && !org.isWithin(a.area, q.area)) continue;
+        if (!inArea(a.area, p)) continue;
+        counts[a.tier] = (counts[a.tier] ?? 0) + 1;
+        if (q.area && !org.isWithin(a.area, q.area)) continue;
         if (q.tier && a.tier !== q.tier) continue;
         if (q.state && a.state !== q.state) continue;
         if (q.rule && a.rule !== q.rule) continue;
         if (q.level && a.level !== q.level) continue;
+        if (q.source && a.source !== q.source) continue;
+        if (needle && !matches(a, needle, org)) continue;
         out.push(a);
       }
       // Worst first, then newest.
       out.sort((x, y) => y.tierRank - x.tierRank || y.updatedAt - x.updatedAt);
-      return { alerts: out.slice(0, q.limit), total: out.length };
+      return { alerts: out.slice(0, q.limit), total: out.length, counts, cursor };
     },
   );
 
   app.get<{ Params: { id: string } }>(
     '/v1/alerts/:id',
-    { schema: { params: T.Object({ id: Id }) } },
+    { schema: { params: T.Object({ id: AlertId }) } },
     async (req) => {
-      const p = principal(req, false);
+      const p = await access.require(req, 'read');
       const history = await engine.alertLog.history(req.params.id);
       const open = engine.lifecycle.get(req.params.id);
       const alert = open ?? (history.length > 0 ? await engine.alertLog.snapshot(req.params.id) : undefined);
-      if (!alert || !inArea(alert, p)) throw new AlertingErrors.ALERT_NOT_FOUND(req.params.id);
+      if (!alert) throw new AlertingErrors.ALERT_NOT_FOUND(req.params.id);
+      if (!inArea(alert.area, p)) throw new AlertingErrors.OUT_OF_JURISDICTION(alert.id, p.area ?? 'city');
       return { alert, timeline: history };
     },
   );
 
-  app.post<{ Params: { id: string }; Body: Static<typeof AckBody> }>(
-    '/v1/alerts/:id/ack',
-    { schema: { params: T.Object({ id: Id }), body: AckBody } },
-    async (req) => {
-      const p = principal(req, true);
-      visible(req.params.id, p);
-      return { alert: await engine.acknowledge(req.params.id, p.name, req.body?.note ?? '') };
-    },
-  );
+  for (const name of Object.keys(ACTION_BODIES) as ActionName[])
+    app.post<{ Params: { id: string }; Body: object | undefined }>(
+      `/v1/alerts/:id/${name}`,
+      { schema: { params: T.Object({ id: AlertId }), body: ACTION_BODIES[name] } },
+      async (req) => {
+        const p = await access.require(req, name);
+        const action = { ...(req.body ?? {}), id: req.params.id, action: name } as AlertAction;
+        return { alert: await performAction(engine, org, p, action) };
+      },
+    );
+}
 
-  app.post<{ Params: { id: string }; Body: Static<typeof ResolveBody> }>(
-    '/v1/alerts/:id/resolve',
-    { schema: { params: T.Object({ id: Id }), body: ResolveBody } },
-    async (req) => {
-      const p = principal(req, true);
-      visible(req.params.id, p);
-      return { alert: await engine.resolve(req.params.id, p.name, req.body.feedback) };
-    },
-  );
-
-  app.post<{ Params: { id: string }; Body: Static<typeof CommentBody> }>(
-    '/v1/alerts/:id/comment',
-    { schema: { params: T.Object({ id: Id }), body: CommentBody } },
-    async (req) => {
-      const p = principal(req, true);
-      visible(req.params.id, p);
-      return { alert: await engine.comment(req.params.id, p.name, req.body.text) };
-    },
-  );
-
-  app.post<{ Params: { id: string }; Body: Static<typeof AssignBody> }>(
-    '/v1/alerts/:id/assign',
-    { schema: { params: T.Object({ id: Id }), body: AssignBody } },
-    async (req) => {
-      const p = principal(req, true);
-      visible(req.params.id, p);
-      return { alert: await engine.assign(req.params.id, p.name, req.body.department, req.body.note ?? '') };
-    },
+function matches(a: Alert, needle: string, org: OrgTree): boolean {
+  return (
+    a.id.toLowerCase().includes(needle) ||
+    a.title.toLowerCase().includes(needle) ||
+    a.summary.toLowerCase().includes(needle) ||
+    a.area.toLowerCase().includes(needle) ||
+    (org.node(a.area)?.name.toLowerCase().includes(needle) ?? false)
   );
 }

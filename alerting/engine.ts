@@ -87,6 +87,8 @@ export class AlertEngine {
   private reloadTimer: NodeJS.Timeout | undefined;
   private lastDeviceCheck = 0;
   private stopped = false;
+  /** The alert log's global sequence: the last cursor given to a logged transition. */
+  private lastCursor = 0;
 
   constructor(private readonly d: AlertEngineDeps) {
     const a = d.config.alerting;
@@ -120,10 +122,16 @@ export class AlertEngine {
     return this.rules;
   }
 
+  /** The cursor of the last transition logged (and so published): replays start after it. */
+  get cursor(): number {
+    return this.lastCursor;
+  }
+
   async start(): Promise<void> {
     const now = this.now();
     this.rules = this.compile(this.readRules());
     this.devices.setRules(this.rules);
+    this.lastCursor = await this.alertLog.maxCursor();
     await this.restore(now);
     await this.seedDevices(now);
     await this.seedBaselines(now);
@@ -182,6 +190,9 @@ export class AlertEngine {
   }
   comment(id: string, actor: string, text: string): Promise<Alert> {
     return this.act((now) => this.lifecycle.comment(id, actor, text, now));
+  }
+  escalate(id: string, actor: string, note: string): Promise<Alert> {
+    return this.act((now) => this.lifecycle.escalateByOfficer(id, actor, note, now));
   }
   assign(id: string, actor: string, department: string, note = ''): Promise<Alert> {
     return this.act((now) => {
@@ -254,6 +265,7 @@ export class AlertEngine {
       this.d.metrics.ruleEvaluations.inc({ evaluator: 'correlation' }, n);
       ts = ts.concat(this.lifecycle.drain());
     }
+    this.stampCursors(ts);
     await this.alertLog.append(ts);
     this.d.bus.publish<AlertTransition>(ALERTS_TOPIC, ts);
     for (const t of ts) {
@@ -266,6 +278,10 @@ export class AlertEngine {
     }
     this.updateOpenGauge();
     await this.notifier.handle(ts, now);
+  }
+
+  private stampCursors(ts: AlertTransition[]): void {
+    for (const t of ts) t.cursor = ++this.lastCursor;
   }
 
   private updateOpenGauge(): void {
@@ -377,6 +393,7 @@ export class AlertEngine {
             alertId: alert.id,
             fingerprint: alert.fingerprint,
             seq: seq + 1,
+            cursor: 0,
             at: now,
             type: 'resolved',
             actor: 'engine',
@@ -393,6 +410,7 @@ export class AlertEngine {
       this.lifecycle.restore(alert, seq, rule, now);
       this.notifier.restored(alert);
     }
+    this.stampCursors(orphans);
     await this.alertLog.append(orphans);
     this.updateOpenGauge();
     this.d.log.info(

@@ -10,4 +10,10 @@ export const AlertingErrors = {
     'feedback: resolving an alert by hand needs a feedback note (回访记录)',
     400,
   ),
+  NOTE_REQUIRED: createError('GW_ERR_NOTE_REQUIRED', 'note: %s an alert needs a note saying why', 400),
+  OUT_OF_JURISDICTION: createError(
+    'GW_ERR_OUT_OF_JURISDICTION',
+    'alert %s is outside your jurisdiction (%s)',
+    403,
+  ),
 } as const;

@@ -327,7 +327,7 @@ export class AlertLifecycle {
 
   private escalate(t: Track, now: number): void {
     const a = t.alert;
-    if (!a || a.state !== 'firing' || a.slaStart === null) return;
+    if (a?.state !== 'firing' || a.slaStart === null) return;
     const sla = this.palette.at(a.tierRank).ackSlaMs;
     if (now - a.slaStart < sla) return;
     const idx = LEVEL_DEPTH[a.reach];
@@ -390,6 +390,27 @@ export class AlertLifecycle {
   comment(id: string, actor: string, text: string, now: number): Alert {
     const t = this.mustGet(id);
     this.emit(t, 'commented', t.alert!.state, t.alert!.tier, now, actor, text);
+    return t.alert!;
+  }
+
+  /**
+   * 上报 by hand: the alert is routed one org level up (its contacts are told) and the SLA clock
+   * restarts there while it is unacknowledged. Not overdue: it was raised, not missed.
+   */
+  escalateByOfficer(id: string, actor: string, note: string, now: number): Alert {
+    if (!note.trim()) throw new AlertingErrors.NOTE_REQUIRED('escalating');
+    const t = this.mustGet(id);
+    const a = t.alert!;
+    if (a.state === 'pending')
+      throw new AlertingErrors.ILLEGAL_TRANSITION(id, 'cannot escalate an alert that is still pending');
+    const idx = LEVEL_DEPTH[a.reach];
+    if (idx === 0) throw new AlertingErrors.ILLEGAL_TRANSITION(id, 'the alert already reaches the city');
+    const reach = LEVELS[idx - 1]!;
+    this.apply(t, 'escalated', now, actor, `${note} (上报 to ${reach})`, {
+      reach,
+      escalations: a.escalations + 1,
+      slaStart: a.state === 'firing' ? now : a.slaStart,
+    });
     return t.alert!;
   }
 
@@ -550,6 +571,7 @@ export class AlertLifecycle {
       alertId: a.id,
       fingerprint: a.fingerprint,
       seq,
+      cursor: 0,
       at: now,
       type,
       actor,

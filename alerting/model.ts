@@ -76,6 +76,11 @@ export interface AlertTransition {
   fingerprint: string;
   /** Per-alert sequence, 1-based: the idempotency of notifications hangs on it. */
   seq: number;
+  /**
+   * The alert log's global sequence, strictly increasing across alerts; assigned by the engine
+   * when the transition is logged (0 before). Console clients replay from it after a disconnect.
+   */
+  cursor: number;
   at: number;
   type: TransitionType;
   /** 'engine' for automatic transitions, else the officer or key name. */

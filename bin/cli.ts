@@ -3,6 +3,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import { loadOrgTree } from '../config/org-loader.ts';
 import type { GridwatchConfig } from '../config/schema.ts';
+import type { DemoUser } from '../console/server/demo-users.ts';
+import { hashPassword } from '../console/server/passwords.ts';
+import { ensureWebBuilt } from '../console/server/web-build.ts';
 import { createLogger } from '../platform/logger.ts';
 import { detectCommand } from './detect.ts';
 import { startEmbedded } from './embedded.ts';
@@ -54,11 +57,13 @@ program
   .action(async (opts) => {
     let gw: Awaited<ReturnType<typeof startEmbedded>>;
     try {
-      gw = await startEmbedded(configFrom(opts));
+      const config = configFrom(opts);
+      if (config.alerting.enabled) await ensureWebBuilt(createLogger({ level: config.log.level }));
+      gw = await startEmbedded(config);
     } catch (e) {
       fail(e);
     }
-    printBanner(gw.url, gw.keys, gw.config.simulator.enabled, gw.org.size);
+    printBanner(gw.url, gw.keys, gw.config.simulator.enabled, gw.org.size, gw.demoUsers);
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
@@ -97,12 +102,23 @@ function printBanner(
   keys: { name: string; key: string; scopes: string[] }[],
   demo: boolean,
   size: object,
+  users: DemoUser[] | undefined,
 ): void {
   const lines = [
     '',
-    `  gridwatch is running at ${url}`,
+    `  gridwatch is running — console: ${url}/`,
     `  org registry: ${JSON.stringify(size)}${demo ? ' — the simulator is feeding the demo city' : ''}`,
     '',
+    ...(users
+      ? [
+          '  Console logins (demo users; set console.users in a config file for real ones):',
+          ...users.map(
+            (u) =>
+              `    ${u.name.padEnd(12)} ${u.password.padEnd(14)} ${u.role.padEnd(10)} ${u.area ?? 'city'}  ${u.displayName}`,
+          ),
+          '',
+        ]
+      : []),
     '  API keys (Authorization: Bearer <key>):',
     ...keys.map((k) => `    ${k.name.padEnd(14)} ${k.scopes.join(',').padEnd(16)} ${k.key}`),
     '',
@@ -113,6 +129,19 @@ function printBanner(
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
+
+program
+  .command('hash-password')
+  .description('print the scrypt hash of a password read from stdin, for console.users[].passwordHash')
+  .action(async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    const password = Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+    if (password.length < 10) fail(new Error('password: use at least 10 characters'));
+    process.stdout.write(`${await hashPassword(password)}\n`);
+  });
 
 const logger = createLogger({ level: 'warn' });
 program.parseAsync().catch((e) => {

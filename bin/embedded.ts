@@ -11,11 +11,15 @@ import { Silences } from '../alerting/silences/silences.ts';
 import { loadOrgTree } from '../config/org-loader.ts';
 import type { OrgTree } from '../config/org-tree.ts';
 import type { ApiKeyConfig, GridwatchConfig } from '../config/schema.ts';
+import { sessionAuthenticator } from '../console/server/auth.ts';
+import { type ConsoleServer, consoleIdentity, registerConsole } from '../console/server/console.ts';
+import type { DemoUser } from '../console/server/demo-users.ts';
 import { queryRoutes } from '../console/server/query-api.ts';
 import { EventLog } from '../ingest/event-log.ts';
 import { ingestRoutes } from '../ingest/http.ts';
 import { IngestClient, runSimulator } from '../ingest/simulator/client.ts';
 import { catalogFrom } from '../ingest/simulator/simulator.ts';
+import { Access, apiKeyAuthenticator } from '../platform/access.ts';
 import { ApiKeys } from '../platform/api-keys.ts';
 import { type Bus, InProcessBus } from '../platform/bus.ts';
 import { durationMs } from '../platform/duration.ts';
@@ -39,6 +43,10 @@ export interface Gridwatch {
   bus: Bus;
   /** The alert engine (undefined when alerting.enabled is false). */
   alerts: AlertEngine | undefined;
+  /** The officers' console (with alerting): live sockets, whether the SPA is served. */
+  console: ConsoleServer | undefined;
+  /** Generated demo logins (with passwords), when no console users are configured. */
+  demoUsers: DemoUser[] | undefined;
   /** Waits until everything accepted so far is windowed and its results are stored. */
   drain(): Promise<void>;
   close(): Promise<void>;
@@ -112,6 +120,11 @@ export async function startEmbedded(
   }
 
   let closing = false;
+  const identity = alerts ? await consoleIdentity(config, org) : undefined;
+  const access = new Access([
+    apiKeyAuthenticator(apiKeys),
+    ...(identity ? [sessionAuthenticator(identity.accounts, identity.sessions)] : []),
+  ]);
   const app: FastifyInstance = createHttpServer({
     logger: log,
     metrics,
@@ -130,15 +143,30 @@ export async function startEmbedded(
     metrics,
     processorLag: () => windows.lag,
   });
-  await app.register(queryRoutes, { store, org, keys: apiKeys });
-  if (alerts) await app.register(alertRoutes, { engine: alerts, keys: apiKeys, org });
+  await app.register(queryRoutes, { store, org, access });
+  if (alerts) await app.register(alertRoutes, { engine: alerts, access, org });
   if (silences)
     await app.register(silenceRoutes, {
       silences,
-      keys: apiKeys,
+      access,
       org,
       ...(opts.clock ? { now: opts.clock } : {}),
     });
+  const consoleServer =
+    alerts && identity
+      ? await registerConsole(app, {
+          ...identity,
+          config,
+          org,
+          store,
+          engine: alerts,
+          bus,
+          access,
+          metrics,
+          log,
+          ...(opts.clock ? { now: opts.clock } : {}),
+        })
+      : undefined;
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const url = address.replace('[::1]', 'localhost');
   log.info({ url }, 'gridwatch listening');
@@ -172,6 +200,8 @@ export async function startEmbedded(
     metrics,
     bus,
     alerts,
+    console: consoleServer,
+    demoUsers: identity?.demo,
     async drain() {
       await eventLog.flushPending();
       await bus.idle();
@@ -181,6 +211,7 @@ export async function startEmbedded(
     async close() {
       closing = true;
       sim.abort();
+      await consoleServer?.close();
       await app.close(); // stops taking requests, lets in-flight ones finish
       await eventLog.close();
       await bus.idle();

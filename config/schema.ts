@@ -330,6 +330,59 @@ const AlertingSchema = T.Object(
   { default: {}, additionalProperties: false },
 );
 
+const ConsoleUser = T.Object(
+  {
+    name: T.String({ pattern: '^[a-z0-9][a-z0-9_.-]{1,31}$', description: 'login name' }),
+    displayName: T.String({ minLength: 1, maxLength: 64 }),
+    role: T.Union(
+      ['viewer', 'officer', 'commander', 'admin'].map((r) => T.Literal(r)),
+      { description: 'viewer reads; officer acts on alerts; commander also silences; admin all' },
+    ),
+    area: T.Optional(
+      T.String({ minLength: 1, maxLength: 64, description: 'jurisdiction: an org node (default: the city)' }),
+    ),
+    passwordHash: T.String({
+      pattern: '^scrypt\\$',
+      maxLength: 512,
+      description: 'from `gridwatch hash-password`; never the password itself',
+    }),
+    locale: T.Union([T.Literal('zh-CN'), T.Literal('en')], { default: 'zh-CN' }),
+  },
+  { additionalProperties: false },
+);
+
+const ConsoleSchema = T.Object(
+  {
+    users: T.Array(ConsoleUser, { default: [], maxItems: 10_000 }),
+    demoUsers: T.Boolean({
+      default: true,
+      description: 'with no users configured, create demo users (one per role, two districts) and print them',
+    }),
+    session: T.Object(
+      {
+        ttl: Duration('12h', 'a session ends this long after login, whatever happens'),
+        idle: Duration('2h', 'a session ends after this long without a request'),
+        secureCookie: T.Boolean({ default: false, description: 'mark the cookie Secure (serve over HTTPS)' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    login: T.Object(
+      {
+        maxFailures: T.Integer({ minimum: 1, default: 5, description: 'per user name and per address' }),
+        window: Duration('15m', 'failures are counted over, and lock out for, this long'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    replayLimit: T.Integer({
+      minimum: 10,
+      default: 5000,
+      description: 'most transitions replayed to a reconnecting client; beyond it the client reloads',
+    }),
+    windowUpdateInterval: Duration('1s', 'live chart updates are sent at most this often per socket'),
+  },
+  { default: {}, additionalProperties: false },
+);
+
 export const ConfigSchema = T.Object(
   {
     dataDir: T.String({ default: './data', description: 'where the embedded store and checkpoints live' }),
@@ -499,6 +552,7 @@ export const ConfigSchema = T.Object(
       { default: {}, additionalProperties: false },
     ),
     alerting: AlertingSchema,
+    console: ConsoleSchema,
     simulator: T.Object(
       {
         enabled: T.Boolean({ default: false }),
@@ -528,4 +582,6 @@ export type GridwatchConfig = Static<typeof ConfigSchema>;
 export type WindowSpecConfig = Static<typeof WindowSpec>;
 export type ApiKeyConfig = Static<typeof ApiKey>;
 export type AlertingConfig = Static<typeof AlertingSchema>;
+export type ConsoleConfig = Static<typeof ConsoleSchema>;
+export type ConsoleUserConfig = Static<typeof ConsoleUser>;
 export type TierConfig = Static<typeof TierDef>;

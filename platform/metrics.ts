@@ -144,6 +144,35 @@ export class Metrics {
     labelNames: ['channel', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly consoleSockets = new Gauge({
+    name: 'gridwatch_console_sockets',
+    help: 'Console Socket.IO connections open on this node',
+    registers: [this.registry],
+  });
+  readonly consoleMessages = new Counter({
+    name: 'gridwatch_console_messages_total',
+    help: 'Messages the console sent to rooms or sockets, per event',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  readonly consoleReplayed = new Counter({
+    name: 'gridwatch_console_replayed_total',
+    help: 'Alert changes replayed to reconnecting clients, per origin (memory ring or alert log)',
+    labelNames: ['origin'] as const,
+    registers: [this.registry],
+  });
+  readonly consoleAuthFailures = new Counter({
+    name: 'gridwatch_console_auth_failures_total',
+    help: 'Console logins and socket handshakes refused, per reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly consoleActions = new Counter({
+    name: 'gridwatch_console_actions_total',
+    help: 'Officer actions on alerts through the console socket, per action and outcome',
+    labelNames: ['action', 'outcome'] as const,
+    registers: [this.registry],
+  });
   readonly notificationSeconds = new Histogram({
     name: 'gridwatch_notification_seconds',
     help: 'Time to deliver a notification including retries, per channel',

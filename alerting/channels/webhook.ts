@@ -14,7 +14,7 @@ import type { Channel, DeliveryResult, Notification } from '../model.ts';
 import { TierPalette } from '../palette.ts';
 import { Attempts, type ChannelDeps, Deliveries, type RetryPolicy } from './attempts.ts';
 import { recipientRef } from './delivery-log.ts';
-import { ChannelClosedError, NotDeliverableError, RateLimitedError } from './errors.ts';
+import { NotDeliverableError, RateLimitedError } from './errors.ts';
 import { assertOk, post } from './http.ts';
 import { memoryLimiter, type PointLimiter, WaitingLimiter } from './rate-limit.ts';
 import { SIGNATURE_HEADER, sign, TIMESTAMP_HEADER } from './signature.ts';

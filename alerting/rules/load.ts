@@ -6,7 +6,6 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { parse as parseYaml } from 'yaml';
 import { schemaProblems } from '../../config/load.ts';
 import type { GridwatchConfig, Level, SourceName } from '../../config/schema.ts';
-import { LEVELS } from '../../config/schema.ts';
 import { parseDuration } from '../../platform/duration.ts';
 import { AlertingErrors } from '../errors.ts';
 import type { TierPalette } from '../palette.ts';

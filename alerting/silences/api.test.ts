@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../config/load.ts';
+import { Access, apiKeyAuthenticator } from '../../platform/access.ts';
 import { ApiKeys } from '../../platform/api-keys.ts';
 import { createHttpServer } from '../../platform/http.ts';
 import { createLogger } from '../../platform/logger.ts';
@@ -48,7 +49,7 @@ beforeAll(async () => {
     { name: 'sensor', key: KEYS.sensor, scopes: ['ingest:sensor'] },
   ]);
   app = createHttpServer({ logger, metrics, bodyLimit: 1024 * 1024, readiness: [] });
-  await app.register(silenceRoutes, { silences, keys, org, now });
+  await app.register(silenceRoutes, { silences, access: new Access([apiKeyAuthenticator(keys)]), org, now });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 });
 afterAll(async () => {
@@ -87,10 +88,10 @@ describe('silences API', () => {
     expect((await list('not-a-key-0123456789')).status).toBe(401);
     const noScope = await list(KEYS.sensor);
     expect(noScope).toMatchObject({ status: 403, body: { error: 'GW_ERR_FORBIDDEN' } });
-    expect(noScope.body.message).toMatch(/needs the alerts or read scope/);
+    expect(noScope.body.message).toMatch(/key "sensor" may not read/);
     expect((await post(KEYS.reader, valid)).body).toMatchObject({
       statusCode: 403,
-      message: 'not allowed: key "reader" needs the alerts scope',
+      message: 'not allowed: key "reader" may not silence',
     });
     expect((await del(KEYS.reader, 'x')).status).toBe(403);
     // Authentication comes before validation: no detail leaks to a stranger.

@@ -1,11 +1,11 @@
 // HTTP API of silences: create (POST), list (GET), expire (DELETE) under /v1/silences.
-// Creating and expiring need the `alerts` scope, listing `alerts` or `read`. A key limited to an
-// area acts only on silences confined to it (a `within` or `area` = matcher on a node inside it),
-// so an officer can silence their own jurisdiction and nobody else's.
+// Creating and expiring need the `silence` permission, listing `read` (platform/access.ts). A
+// caller limited to an area acts only on silences confined to it (a `within` or `area` = matcher
+// on a node inside it), so an officer can silence their own jurisdiction and nobody else's.
 import { type Static, Type as T } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import type { OrgTree } from '../../config/org-tree.ts';
-import type { ApiKeys, ApiPrincipal, Scope } from '../../platform/api-keys.ts';
+import type { Access, Principal } from '../../platform/access.ts';
 import { parseDuration } from '../../platform/duration.ts';
 import { GwErrors } from '../../platform/errors.ts';
 import { SilenceErrors } from './errors.ts';
@@ -13,15 +13,9 @@ import { confinedTo, MATCH_OPS, MATCHER_LIMITS, matchesEverything, parseMatchers
 import { COMMENT_MAX, type Silences, silenceView } from './silences.ts';
 import { parseIsoTime } from './time.ts';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal?: ApiPrincipal;
-  }
-}
-
 export interface SilenceApiDeps {
   silences: Silences;
-  keys: ApiKeys;
+  access: Access;
   org: OrgTree;
   /** Clock for `duration` and list states; defaults to Date.now (the Silences clock should match). */
   now?: () => number;
@@ -67,22 +61,12 @@ export async function silenceRoutes(app: FastifyInstance, deps: SilenceApiDeps):
   const { silences, org } = deps;
   const now = deps.now ?? Date.now;
 
-  // Per route, not app.addHook: the hook must not leak onto other routes if registered directly.
-  const auth =
-    (...scopes: Scope[]) =>
-    async (req: FastifyRequest) => {
-      const p = deps.keys.authenticate(req.headers.authorization);
-      if (!p) throw new GwErrors.UNAUTHORIZED();
-      if (!scopes.some((s) => p.scopes.has(s)))
-        throw new GwErrors.FORBIDDEN(`key "${p.name}" needs the ${scopes.join(' or ')} scope`);
-      req.principal = p;
-    };
-  const principal = (req: FastifyRequest): ApiPrincipal => req.principal!;
+  const principal = (req: FastifyRequest): Principal => req.principal!;
 
   app.post<{ Body: Static<typeof CreateBody> }>(
     '/v1/silences',
     {
-      onRequest: auth('alerts'),
+      onRequest: deps.access.hook('silence'),
       bodyLimit: 64 * 1024,
       schema: { body: CreateBody },
       schemaErrorFormatter,
@@ -93,11 +77,11 @@ export async function silenceRoutes(app: FastifyInstance, deps: SilenceApiDeps):
       const matchers = parseMatchers(b.matchers, { org });
       if (p.area !== undefined && !confinedTo(matchers, p.area, org))
         throw new GwErrors.FORBIDDEN(
-          `key "${p.name}" is limited to "${p.area}": a silence needs a within or area matcher (=) on a node inside it`,
+          `${p.kind} "${p.name}" is limited to "${p.area}": a silence needs a within or area matcher (=) on a node inside it`,
         );
       const wholeCity = p.area === undefined || p.area === org.root.id;
       if (b.force && !wholeCity && matchesEverything(matchers, org))
-        throw new GwErrors.FORBIDDEN(`force: only a key for the whole city may silence every alert`);
+        throw new GwErrors.FORBIDDEN(`force: only a key or user for the whole city may silence every alert`);
       const t = now();
       const startsAt = b.startsAt === undefined ? undefined : time(b.startsAt, 'startsAt');
       let endsAt: number;
@@ -124,7 +108,7 @@ export async function silenceRoutes(app: FastifyInstance, deps: SilenceApiDeps):
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/v1/silences',
-    { onRequest: auth('alerts', 'read'), schema: { querystring: ListQuery }, schemaErrorFormatter },
+    { onRequest: deps.access.hook('read'), schema: { querystring: ListQuery }, schemaErrorFormatter },
     async (req) => {
       const area = principal(req).area;
       const t = now();
@@ -137,13 +121,13 @@ export async function silenceRoutes(app: FastifyInstance, deps: SilenceApiDeps):
 
   app.delete<{ Params: Static<typeof IdParams> }>(
     '/v1/silences/:id',
-    { onRequest: auth('alerts'), schema: { params: IdParams }, schemaErrorFormatter },
+    { onRequest: deps.access.hook('silence'), schema: { params: IdParams }, schemaErrorFormatter },
     async (req) => {
       const p = principal(req);
       const s = silences.get(req.params.id);
       if (!s) throw new SilenceErrors.NOT_FOUND(req.params.id);
       if (p.area !== undefined && !confinedTo(s.matchers, p.area, org))
-        throw new GwErrors.FORBIDDEN(`silence "${s.id}" is not confined to this key's area "${p.area}"`);
+        throw new GwErrors.FORBIDDEN(`silence "${s.id}" is not confined to your area "${p.area}"`);
       return silenceView(await silences.expire(s.id, p.name), now());
     },
   );

@@ -1,12 +1,12 @@
-// Read access to what the store holds: window results and raw events. Authenticated with a
-// key that has the `read` scope; a key limited to an area sees only that subtree. Every user
+// Read access to what the store holds: window results and raw events. Needs the `read`
+// permission (a key or a console user); a caller limited to an area sees only that subtree. Every user
 // value reaches ClickHouse as a query parameter.
 import { type Static, Type as T } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { OrgTree } from '../../config/org-tree.ts';
 import { SOURCES, type SourceName } from '../../config/schema.ts';
 import { SOURCE_TABLES } from '../../ingest/event-log.ts';
-import type { ApiKeys } from '../../platform/api-keys.ts';
+import type { Access } from '../../platform/access.ts';
 import { GwErrors } from '../../platform/errors.ts';
 import type { Store } from '../../platform/store/store.ts';
 
@@ -37,7 +37,7 @@ const EventsQuery = T.Object(
   { additionalProperties: false },
 );
 
-const SOURCE_COLUMNS: Record<SourceName, string> = {
+export const SOURCE_COLUMNS: Record<SourceName, string> = {
   sensor: 'device, kind AS metric, value, unit',
   video: 'device AS camera, kind AS event_type, confidence, object_count, snapshot_url',
   hotline: 'id AS call_id, kind AS category, address, summary, caller_phone_masked',
@@ -46,18 +46,13 @@ const SOURCE_COLUMNS: Record<SourceName, string> = {
 export interface QueryApiDeps {
   store: Store;
   org: OrgTree;
-  keys: ApiKeys;
+  access: Access;
 }
 
 export async function queryRoutes(app: FastifyInstance, deps: QueryApiDeps): Promise<void> {
   const { store, org } = deps;
 
-  app.addHook('onRequest', async (req) => {
-    const p = deps.keys.authenticate(req.headers.authorization);
-    if (!p) throw new GwErrors.UNAUTHORIZED();
-    if (!p.scopes.has('read')) throw new GwErrors.FORBIDDEN(`key "${p.name}" has no read scope`);
-    req.principal = p;
-  });
+  app.addHook('onRequest', deps.access.hook('read'));
 
   /** Raw events: a node in the caller's area (and its subtree), or the whole area. */
   function gridFilter(node: string | undefined, area: string | undefined): { sql: string; params: object } {

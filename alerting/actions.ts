@@ -1,0 +1,70 @@
+// Officers' actions on an alert, in one place for every way in (HTTP routes, console socket):
+// the permission is checked, then the jurisdiction, then the lifecycle decides if the move is legal.
+import { type Static, Type as T } from '@sinclair/typebox';
+import type { OrgTree } from '../config/org-tree.ts';
+import type { Principal } from '../platform/access.ts';
+import { GwErrors } from '../platform/errors.ts';
+import type { AlertEngine } from './engine.ts';
+import { AlertingErrors } from './errors.ts';
+import type { Alert } from './model.ts';
+
+export const AlertId = T.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
+const Note = T.String({ maxLength: 2000 });
+const Required = T.String({ minLength: 1, maxLength: 2000 });
+
+/** Bodies of `POST /v1/alerts/{id}/<action>`. */
+export const ACTION_BODIES = {
+  ack: T.Object({ note: T.Optional(Note) }, { additionalProperties: false }),
+  assign: T.Object(
+    { department: T.String({ minLength: 1, maxLength: 64 }), note: T.Optional(Note) },
+    { additionalProperties: false },
+  ),
+  comment: T.Object({ text: Required }, { additionalProperties: false }),
+  escalate: T.Object({ note: Required }, { additionalProperties: false }),
+  resolve: T.Object({ feedback: Note }, { additionalProperties: false }),
+} as const;
+
+export type ActionName = keyof typeof ACTION_BODIES;
+
+/** One action as the socket carries it: the body plus `id` and `action`. */
+export const AlertActionSchema = T.Union(
+  (Object.keys(ACTION_BODIES) as ActionName[]).map((name) =>
+    T.Composite([T.Object({ id: AlertId, action: T.Literal(name) }), ACTION_BODIES[name]], {
+      additionalProperties: false,
+    }),
+  ),
+);
+
+export type AlertAction = {
+  [K in ActionName]: { id: string; action: K } & Static<(typeof ACTION_BODIES)[K]>;
+}[ActionName];
+
+export function withinJurisdiction(org: OrgTree, area: string, p: Principal): boolean {
+  return p.area === undefined || org.isWithin(area, p.area);
+}
+
+export async function performAction(
+  engine: AlertEngine,
+  org: OrgTree,
+  p: Principal,
+  req: AlertAction,
+): Promise<Alert> {
+  if (!p.permissions.has(req.action))
+    throw new GwErrors.FORBIDDEN(`${p.kind} "${p.name}" may not ${req.action}`);
+  const a = engine.lifecycle.get(req.id);
+  if (!a) throw new AlertingErrors.ALERT_NOT_FOUND(req.id);
+  if (!withinJurisdiction(org, a.area, p))
+    throw new AlertingErrors.OUT_OF_JURISDICTION(a.id, p.area ?? 'city');
+  switch (req.action) {
+    case 'ack':
+      return engine.acknowledge(req.id, p.name, req.note ?? '');
+    case 'assign':
+      return engine.assign(req.id, p.name, req.department, req.note ?? '');
+    case 'comment':
+      return engine.comment(req.id, p.name, req.text);
+    case 'escalate':
+      return engine.escalate(req.id, p.name, req.note);
+    case 'resolve':
+      return engine.resolve(req.id, p.name, req.feedback);
+  }
+}
