@@ -37,7 +37,7 @@ export interface IngestResponse {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    principal?: ApiPrincipal;
+    ingestKey?: ApiPrincipal;
   }
 }
 
@@ -66,7 +66,7 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
         if (!p) throw new GwErrors.UNAUTHORIZED();
         if (!p.scopes.has(`ingest:${source}`))
           throw new GwErrors.FORBIDDEN(`key "${p.name}" may not ingest ${source} records`);
-        req.principal = p;
+        req.ingestKey = p;
       },
       handler: async (req, reply) => {
         const result = await ingest(source, req, deps);
@@ -95,7 +95,7 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
     const items: LogItem[] = [];
     const itemIndex: number[] = [];
     const dead: Row[] = [];
-    const keyName = req.principal?.name ?? '';
+    const keyName = req.ingestKey?.name ?? '';
     const lineErrors = new Map(body.lineErrors.map((l) => [l.index, l]));
 
     for (let i = 0; i < n; i++) {

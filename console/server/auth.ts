@@ -79,11 +79,13 @@ export interface AuthRoutesDeps {
 }
 
 export async function authRoutes(app: FastifyInstance, d: AuthRoutesDeps): Promise<void> {
-  const limiter = new RateLimiterMemory({
-    points: d.maxFailures,
-    duration: Math.ceil(d.failureWindowMs / 1000),
-    blockDuration: Math.ceil(d.failureWindowMs / 1000),
-  });
+  const windowS = Math.ceil(d.failureWindowMs / 1000);
+  // Per user name: a guessed password locks that name. Per address ten times more, because a
+  // whole operations centre may sit behind one NAT address.
+  const limiters = {
+    u: new RateLimiterMemory({ points: d.maxFailures, duration: windowS, blockDuration: windowS }),
+    ip: new RateLimiterMemory({ points: d.maxFailures * 10, duration: windowS, blockDuration: windowS }),
+  };
   const cookie = (value: string, maxAgeS: number) =>
     stringifySetCookie({
       name: SESSION_COOKIE,
@@ -95,9 +97,14 @@ export async function authRoutes(app: FastifyInstance, d: AuthRoutesDeps): Promi
       maxAge: maxAgeS,
     });
 
-  const refuse = async (reply: FastifyReply, keys: string[]) => {
-    const res = await Promise.all(keys.map((k) => limiter.get(k)));
-    const blocked = res.find((r) => r && r.consumedPoints >= d.maxFailures);
+  const refuse = async (reply: FastifyReply, user: string, ip: string) => {
+    const [u, a] = await Promise.all([limiters.u.get(user), limiters.ip.get(ip)]);
+    const blocked =
+      u && u.consumedPoints >= d.maxFailures
+        ? u
+        : a && a.consumedPoints >= d.maxFailures * 10
+          ? a
+          : undefined;
     if (blocked) {
       d.metrics.consoleAuthFailures.inc({ reason: 'rate_limited' });
       void reply.header('retry-after', String(Math.ceil(blocked.msBeforeNext / 1000)));
@@ -110,16 +117,19 @@ export async function authRoutes(app: FastifyInstance, d: AuthRoutesDeps): Promi
     { schema: { body: LoginBody }, bodyLimit: 4096 },
     async (req, reply) => {
       const { username, password } = req.body;
-      const keys = [`u:${username.toLowerCase()}`, `ip:${req.ip}`];
-      await refuse(reply, keys);
+      const name = username.toLowerCase();
+      await refuse(reply, name, req.ip);
       const user = await d.accounts.verify(username, password);
       if (!user) {
         d.metrics.consoleAuthFailures.inc({ reason: 'bad_credentials' });
-        await Promise.all(keys.map((k) => limiter.consume(k).catch((e) => e as RateLimiterRes)));
+        await Promise.all([
+          limiters.u.consume(name).catch((e) => e as RateLimiterRes),
+          limiters.ip.consume(req.ip).catch((e) => e as RateLimiterRes),
+        ]);
         req.log.warn({ user: username.slice(0, 64), ip: req.ip }, 'console: login failed');
         throw new ConsoleErrors.BAD_CREDENTIALS();
       }
-      await limiter.delete(keys[0]!);
+      await limiters.u.delete(name);
       const { token, session } = await d.sessions.create(user.name);
       req.log.info({ user: user.name, role: user.role, session: session.id.slice(0, 12) }, 'console: login');
       void reply.header('set-cookie', cookie(token, Math.floor(d.ttlMs / 1000)));

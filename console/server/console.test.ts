@@ -1,0 +1,314 @@
+// The console server end to end over real HTTP and real Socket.IO (no browser): logins and
+// sessions, 401/403 on every route, jurisdiction for reading, acting and rooms, actions through
+// the socket, malformed socket payloads, and reconnect with replay by cursor.
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gridwatch } from '../../bin/embedded.ts';
+import {
+  type ConsoleSocket,
+  call,
+  connect,
+  gasSensorIn,
+  login,
+  postGas,
+  type RecordingSocket,
+  startConsoleGridwatch,
+} from '../../test/console-kit.ts';
+import { waitFor } from '../../test/harness.ts';
+import type { Alert, AlertList } from '../shared/protocol.ts';
+
+let gw: Gridwatch & { dataDir: string };
+let url: string;
+const cookies: Record<string, string> = {};
+const open: ConsoleSocket[] = [];
+
+beforeAll(async () => {
+  gw = await startConsoleGridwatch();
+  url = gw.url;
+  for (const u of ['admin', 'commander', 'viewer', 'officer-a', 'officer-b'] as const)
+    cookies[u] = (await login(url, u)).cookie;
+});
+afterAll(async () => {
+  for (const s of open) s.close();
+  await gw?.close();
+});
+
+async function socketOf(user: string, since?: number): Promise<RecordingSocket> {
+  const s = await connect(url, cookies[user], since);
+  open.push(s);
+  return s;
+}
+
+/** Raises a red gas alert in `area` and returns it once the engine has it. */
+async function redGasIn(area: string, nth = 0, ppm = 900, tier = 'red'): Promise<Alert> {
+  const device = gasSensorIn(gw.org, area, nth);
+  await postGas(url, device, ppm);
+  return waitFor(`${tier} gas alert on ${device}`, async () =>
+    [...gw.alerts!.lifecycle.active()].find(
+      (a) => a.device === device && a.tier === tier && a.state === 'firing',
+    ),
+  );
+}
+
+describe('sign-in and sessions', () => {
+  it('answers 401 on every console route without a session', async () => {
+    for (const path of ['/v1/auth/me', '/v1/alerts', '/v1/org', '/v1/kpis', '/v1/silences', '/v1/windows'])
+      expect((await call(url, undefined, 'GET', path)).status, path).toBe(401);
+    expect((await call(url, 'gw_session=forged-token-0123456789abcdef', 'GET', '/v1/alerts')).status).toBe(
+      401,
+    );
+    expect((await call(url, undefined, 'POST', '/v1/alerts/x/ack', {})).status).toBe(401);
+  });
+
+  it('refuses a wrong password and an unknown user alike, and sets a strict httpOnly cookie on success', async () => {
+    const bad = await call(url, undefined, 'POST', '/v1/auth/login', { username: 'admin', password: 'nope' });
+    const unknown = await call(url, undefined, 'POST', '/v1/auth/login', {
+      username: 'ghost',
+      password: 'nope',
+    });
+    expect(bad).toMatchObject({ status: 401, body: { error: 'GW_ERR_BAD_CREDENTIALS' } });
+    expect(unknown.body).toEqual({ ...bad.body, requestId: unknown.body.requestId });
+    const res = await fetch(`${url}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'officer-a', password: 'officer-a-pass-0123' }),
+    });
+    const set = res.headers.get('set-cookie') ?? '';
+    expect(set).toMatch(/^gw_session=[A-Za-z0-9_-]{40,};/);
+    expect(set).toMatch(/HttpOnly/i);
+    expect(set).toMatch(/SameSite=Strict/i);
+    expect(set).toMatch(/Path=\//);
+    const { me } = (await res.json()) as { me: Record<string, unknown> };
+    expect(me).toMatchObject({ name: 'officer-a', role: 'officer', area: 'd01' });
+    expect(me.actions).toEqual(['ack', 'assign', 'comment', 'escalate', 'resolve']);
+  });
+
+  it('validates the login body, naming the field', async () => {
+    const r = await call(url, undefined, 'POST', '/v1/auth/login', { username: 'admin' });
+    expect(r.status).toBe(400);
+    expect(String(r.body.message)).toMatch(/password/);
+  });
+
+  it('logout ends the session for HTTP and closes its sockets', async () => {
+    const { cookie } = await login(url, 'viewer');
+    expect((await call(url, cookie, 'GET', '/v1/auth/me')).status).toBe(200);
+    const s = await connect(url, cookie);
+    const ended = new Promise<void>((r) => s.once('session:ended', () => r()));
+    const gone = new Promise<void>((r) => s.once('disconnect', () => r()));
+    expect((await call(url, cookie, 'POST', '/v1/auth/logout', {})).status).toBe(200);
+    await Promise.all([ended, gone]);
+    expect((await call(url, cookie, 'GET', '/v1/auth/me')).status).toBe(401);
+    await expect(connect(url, cookie)).rejects.toMatchObject({ data: { statusCode: 401 } });
+  });
+
+  it('ignores the cookie on a state-changing request from another site', async () => {
+    const res = await fetch(`${url}/v1/alerts/x/ack`, {
+      method: 'POST',
+      headers: { cookie: cookies.admin!, origin: 'https://evil.example', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('jurisdiction', () => {
+  it('shows a district-A alert to A and the city, never to B; B gets 403 acting on it', async () => {
+    const a = await redGasIn('d01');
+    const listOf = async (user: string) =>
+      (await call(url, cookies[user], 'GET', '/v1/alerts')).body as unknown as AlertList;
+    expect((await listOf('officer-a')).alerts.map((x) => x.id)).toContain(a.id);
+    expect((await listOf('commander')).alerts.map((x) => x.id)).toContain(a.id);
+    const b = await listOf('officer-b');
+    expect(b.alerts.map((x) => x.id)).not.toContain(a.id);
+    expect(b.alerts.every((x) => gw.org.isWithin(x.area, 'd02'))).toBe(true);
+
+    expect((await call(url, cookies['officer-b'], 'GET', `/v1/alerts/${a.id}`)).status).toBe(403);
+    expect((await call(url, cookies['officer-b'], 'GET', `/v1/alerts/${a.id}/events`)).status).toBe(403);
+    for (const [action, body] of [
+      ['ack', {}],
+      ['comment', { text: 'x' }],
+      ['escalate', { note: 'x' }],
+      ['resolve', { feedback: 'x' }],
+      ['assign', { department: 'x' }],
+    ] as const) {
+      const r = await call(url, cookies['officer-b'], 'POST', `/v1/alerts/${a.id}/${action}`, body);
+      expect(r, action).toMatchObject({ status: 403, body: { error: 'GW_ERR_OUT_OF_JURISDICTION' } });
+    }
+    expect((await call(url, cookies['officer-b'], 'GET', '/v1/alerts?area=d01')).status).toBe(403);
+    expect((await call(url, cookies['officer-b'], 'GET', '/v1/kpis?area=d01')).status).toBe(403);
+    // A viewer reads but may not act.
+    expect((await call(url, cookies.viewer, 'POST', `/v1/alerts/${a.id}/ack`, {})).status).toBe(403);
+    expect(gw.alerts!.lifecycle.get(a.id)!.state).toBe('firing');
+
+    const ack = await call(url, cookies['officer-a'], 'POST', `/v1/alerts/${a.id}/ack`, {
+      note: '已派人核查',
+    });
+    expect(ack).toMatchObject({
+      status: 200,
+      body: { alert: { state: 'acknowledged', acknowledgedBy: 'officer-a' } },
+    });
+    const detail = await call(url, cookies.commander, 'GET', `/v1/alerts/${a.id}`);
+    const timeline = detail.body.timeline as { type: string; actor: string; reason: string }[];
+    expect(timeline.at(-1)).toMatchObject({ type: 'acknowledged', actor: 'officer-a', reason: '已派人核查' });
+  });
+
+  it('scopes the org view and KPIs to the jurisdiction', async () => {
+    const org = (await call(url, cookies['officer-b'], 'GET', '/v1/org')).body as {
+      root: string;
+      nodes: { id: string }[];
+      tiers: { name: string }[];
+    };
+    expect(org.root).toBe('d02');
+    expect(org.nodes.length).toBe(gw.org.subtree('d02').length);
+    expect(org.nodes.every((n) => gw.org.isWithin(n.id, 'd02'))).toBe(true);
+    expect(org.tiers.map((t) => t.name)).toEqual(['yellow', 'orange', 'red']);
+    const city = (await call(url, cookies.commander, 'GET', '/v1/kpis')).body;
+    expect(city.area).toBe('city');
+    expect(Number(city.raised)).toBeGreaterThanOrEqual(1);
+    expect(Number(city.acknowledged)).toBeGreaterThanOrEqual(1);
+    expect(city.mttaSeconds).toBeTypeOf('number');
+  });
+
+  it('escalates by hand one level up with a note; a note is required', async () => {
+    const a = await redGasIn('d01', 1, 60, 'yellow'); // yellow reaches the community: room to go up
+    const none = await call(url, cookies['officer-a'], 'POST', `/v1/alerts/${a.id}/escalate`, { note: '' });
+    expect(none.status).toBe(400);
+    const r = await call(url, cookies['officer-a'], 'POST', `/v1/alerts/${a.id}/escalate`, {
+      note: '需要区里协调',
+    });
+    expect(r.status).toBe(200);
+    const after = r.body.alert as Alert;
+    expect(after.escalations).toBe(a.escalations + 1);
+    expect(after.reach).not.toBe(a.reach);
+    expect(after.overdue).toBe(false);
+  });
+});
+
+describe('live socket', () => {
+  it('refuses a handshake without a session, or from another site', async () => {
+    await expect(connect(url, undefined)).rejects.toMatchObject({ data: { statusCode: 401 } });
+    const { io } = await import('socket.io-client');
+    const s = io(url, {
+      transports: ['websocket'],
+      reconnection: false,
+      extraHeaders: { cookie: cookies.admin!, origin: 'https://evil.example' },
+      forceNew: true,
+    });
+    const refused = await new Promise<boolean>((r) => {
+      s.once('connect', () => r(false));
+      s.once('connect_error', () => r(true));
+    });
+    s.close();
+    expect(refused).toBe(true);
+  });
+
+  it('delivers a change to the rooms of its area and ancestors only; acting follows the same rules', async () => {
+    const [sa, sb, sc] = await Promise.all([
+      socketOf('officer-a'),
+      socketOf('officer-b'),
+      socketOf('commander'),
+    ]);
+    const a = await redGasIn('d01', 2);
+    await waitFor(
+      'A and the commander hear it',
+      async () => sa.changes.some((c) => c.alert.id === a.id) && sc.changes.some((c) => c.alert.id === a.id),
+    );
+    // A change in B's district reaches B: B is listening, and still has not heard of A's.
+    const bAlert = await redGasIn('d02');
+    await waitFor('B hears its own', async () => sb.changes.some((c) => c.alert.id === bAlert.id));
+    expect(sb.changes.filter((c) => !gw.org.isWithin(c.alert.area, 'd02'))).toEqual([]);
+    expect(sa.changes.filter((c) => !gw.org.isWithin(c.alert.area, 'd01'))).toEqual([]);
+
+    const act = (s: ConsoleSocket, req: Parameters<ClientAct>[0]) =>
+      new Promise<Record<string, unknown>>((r) => s.emit('alert:act', req, (res) => r(res as never)));
+    expect(await act(sb, { id: a.id, action: 'ack' })).toMatchObject({ ok: false, statusCode: 403 });
+    const sv = await socketOf('viewer');
+    expect(await act(sv, { id: a.id, action: 'ack' })).toMatchObject({ ok: false, statusCode: 403 });
+    expect(await act(sa, { id: 'no-such-alert', action: 'ack' })).toMatchObject({
+      ok: false,
+      statusCode: 404,
+    });
+    const ok = await act(sa, { id: a.id, action: 'ack', note: 'on my way' });
+    expect(ok).toMatchObject({ ok: true, alert: { state: 'acknowledged' } });
+    await waitFor('the commander sees it acknowledged', async () =>
+      sc.changes.some((c) => c.alert.id === a.id && c.type === 'acknowledged' && c.actor === 'officer-a'),
+    );
+    expect(await act(sa, { id: a.id, action: 'ack' })).toMatchObject({ ok: false, statusCode: 409 });
+    // Cursors arrive strictly increasing on each socket.
+    for (const s of [sa, sb, sc]) {
+      const cs = s.changes.map((c) => c.cursor);
+      expect(cs).toEqual([...cs].sort((x, y) => x - y));
+      expect(new Set(cs).size).toBe(cs.length);
+    }
+  });
+
+  it('answers malformed actions with 400 and stays connected', async () => {
+    const s = await socketOf('officer-a');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.anything(),
+          fc.record({ id: fc.string(), action: fc.string() }),
+          fc.record({
+            id: fc.constant('x'),
+            action: fc.constantFrom('comment', 'resolve', 'assign'),
+            extra: fc.anything(),
+          }),
+        ),
+        async (payload) => {
+          const res = await new Promise<Record<string, unknown>>((r) =>
+            s.emit('alert:act', payload as never, (x) => r(x as never)),
+          );
+          expect(res.ok).toBe(false);
+          expect([400, 404]).toContain(res.statusCode);
+          expect(String(res.message).length).toBeGreaterThan(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(s.connected).toBe(true);
+  });
+
+  it('refuses to stream a window series outside the jurisdiction', async () => {
+    const s = await socketOf('officer-b');
+    const watch = (req: { area: string; window: string }) =>
+      new Promise<Record<string, unknown>>((r) => s.emit('windows:watch', req, (x) => r(x as never)));
+    expect(await watch({ area: 'd01', window: 'sensor_1m' })).toMatchObject({ ok: false, statusCode: 403 });
+    expect(await watch({ area: 'd02', window: 'nope' })).toMatchObject({ ok: false, statusCode: 400 });
+    expect(await watch({ area: 'd02', window: 'sensor_1m' })).toEqual({ ok: true });
+  });
+});
+
+type ClientAct = (req: import('../shared/protocol.ts').ActRequest) => void;
+
+describe('reconnect with replay', () => {
+  it('replays exactly what was missed in the jurisdiction, once, in order, then goes on live', async () => {
+    const list = (await call(url, cookies['officer-a'], 'GET', '/v1/alerts')).body as unknown as AlertList;
+    const s1 = await socketOf('officer-a', list.cursor);
+    const first = await waitFor('first replay', async () => s1.replays[0]);
+    const seen = Math.max(list.cursor, ...first.changes.map((c) => c.cursor));
+    s1.close();
+
+    // While away: changes in A's district and in B's.
+    const missed = [await redGasIn('d01', 3), await redGasIn('d02', 1)];
+    await call(url, cookies['officer-a'], 'POST', `/v1/alerts/${missed[0]!.id}/comment`, {
+      text: 'while away',
+    });
+    await gw.alerts!.idle();
+
+    const s2 = await socketOf('officer-a', seen);
+    const replay = await waitFor('replay', async () => s2.replays[0]);
+    expect(replay.complete).toBe(true);
+    const expected = (await gw.alerts!.alertLog.since(seen, gw.org.subtree('d01'), 10_000)).transitions;
+    expect(replay.changes.map((c) => c.cursor)).toEqual(expected.map((t) => t.cursor));
+    expect(replay.changes.some((c) => c.alert.id === missed[0]!.id && c.type === 'commented')).toBe(true);
+    expect(replay.changes.some((c) => c.alert.id === missed[1]!.id)).toBe(false);
+    expect(new Set(replay.changes.map((c) => c.cursor)).size).toBe(replay.changes.length);
+
+    // Live again: the next change arrives as a change, after the replay.
+    const next = await redGasIn('d01', 4);
+    await waitFor('live after replay', async () => s2.changes.some((c) => c.alert.id === next.id));
+    const replayed = new Set(replay.changes.map((c) => c.cursor));
+    expect(s2.changes.filter((c) => replayed.has(c.cursor))).toEqual([]);
+  });
+});
