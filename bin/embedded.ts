@@ -8,6 +8,7 @@ import { createNotificationChannels, type NotificationChannels } from '../alerti
 import { silenceRoutes } from '../alerting/silences/api.ts';
 import { MaintenanceWindows } from '../alerting/silences/maintenance.ts';
 import { Silences } from '../alerting/silences/silences.ts';
+import { DEMO_DEPARTMENTS } from '../config/demo-city.ts';
 import { loadOrgTree } from '../config/org-loader.ts';
 import type { OrgTree } from '../config/org-tree.ts';
 import type { ApiKeyConfig, GridwatchConfig } from '../config/schema.ts';
@@ -62,6 +63,14 @@ export async function startEmbedded(
     alertTimers?: boolean;
   } = {},
 ): Promise<Gridwatch> {
+  if (config.simulator.enabled && config.alerting.departments.length === 0)
+    config = {
+      ...config,
+      alerting: {
+        ...config.alerting,
+        departments: DEMO_DEPARTMENTS.map((d) => ({ ...d, categories: [...d.categories] })),
+      },
+    };
   const log = opts.logger ?? createLogger({ level: config.log.level });
   const metrics = new Metrics();
   const org = loadOrgTree(config);

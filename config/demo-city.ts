@@ -129,3 +129,20 @@ function weighted(items: [string, number][], u: number): string {
   }
   return items[items.length - 1]![0];
 }
+
+/**
+ * Departments the demo city assigns alerts to (分派) when the config names none. Console-only:
+ * no phone or webhook, so nothing leaves the machine.
+ */
+export const DEMO_DEPARTMENTS = [
+  { id: 'gas-company', name: '燃气公司', locale: 'zh-CN', categories: ['safety.gas'] },
+  { id: 'fire-brigade', name: '消防救援大队', locale: 'zh-CN', categories: ['safety.fire'] },
+  {
+    id: 'urban-management',
+    name: '城管执法局',
+    locale: 'zh-CN',
+    categories: ['safety.construction', 'complaint.*'],
+  },
+  { id: 'public-security', name: '公安分局', locale: 'zh-CN', categories: ['security.*', 'dispute.*'] },
+  { id: 'ops-maintenance', name: '运维中心', locale: 'zh-CN', categories: ['ops.*'] },
+] as const;

@@ -15,7 +15,7 @@ import {
   startConsoleGridwatch,
 } from '../../test/console-kit.ts';
 import { waitFor } from '../../test/harness.ts';
-import type { Alert, AlertList } from '../shared/protocol.ts';
+import type { Alert, AlertList, WindowPoint } from '../shared/protocol.ts';
 
 let gw: Gridwatch & { dataDir: string };
 let url: string;
@@ -271,11 +271,19 @@ describe('live socket', () => {
 
   it('refuses to stream a window series outside the jurisdiction', async () => {
     const s = await socketOf('officer-b');
-    const watch = (req: { area: string; window: string }) =>
+    const watch = (req: { area: string; window: string; kind?: string }) =>
       new Promise<Record<string, unknown>>((r) => s.emit('windows:watch', req, (x) => r(x as never)));
     expect(await watch({ area: 'd01', window: 'sensor_1m' })).toMatchObject({ ok: false, statusCode: 403 });
     expect(await watch({ area: 'd02', window: 'nope' })).toMatchObject({ ok: false, statusCode: 400 });
-    expect(await watch({ area: 'd02', window: 'sensor_1m' })).toEqual({ ok: true });
+    expect(await watch({ area: 'd02', window: 'sensor_1m' })).toMatchObject({ ok: false, statusCode: 400 });
+    expect(await watch({ area: 'd02', window: 'sensor_1m', kind: 'gas_ppm' })).toEqual({ ok: true });
+    // And a watched series streams: a reading in d02 updates its district window.
+    const points: WindowPoint[] = [];
+    s.on('window:update', (ps) => points.push(...ps));
+    await postGas(url, gasSensorIn(gw.org, 'd02', 2), 12);
+    const p = await waitFor('a window update', async () => points.find((x) => x.key === 'd02'));
+    expect(p).toMatchObject({ window: 'sensor_1m', kind: 'gas_ppm', level: 'district' });
+    expect(points.every((x) => x.key === 'd02' && x.kind === 'gas_ppm')).toBe(true);
   });
 });
 

@@ -309,12 +309,14 @@ export class LiveConsole {
     const { area, window, kind } = req;
     if (typeof area !== 'string' || !this.d.org.node(area))
       return { message: 'area: not a node of the org tree', status: 400 };
-    if (typeof window !== 'string' || !this.d.windows.some((w) => w.name === window))
-      return { message: 'window: not a configured window spec', status: 400 };
-    if (kind !== undefined && (typeof kind !== 'string' || kind.length > 64))
-      return { message: 'kind: expected a string of at most 64 characters', status: 400 };
     if (!this.within(area, socket.data.principal))
       return { message: `area: "${area}" is outside your jurisdiction`, status: 403 };
+    const spec = typeof window === 'string' ? this.d.windows.find((w) => w.name === window) : undefined;
+    if (!spec) return { message: 'window: not a configured window spec', status: 400 };
+    if (spec.byKind !== false && kind === undefined)
+      return { message: `kind: required, "${spec.name}" keeps one series per kind`, status: 400 };
+    if (kind !== undefined && (typeof kind !== 'string' || kind.length > 64))
+      return { message: 'kind: expected a string of at most 64 characters', status: 400 };
     return undefined;
   }
 
