@@ -304,11 +304,15 @@ rules:
     // A provisional count that fell (a later, lower window) never lowers or clears.
     await sc.windows({ start: start + 900_000, end: T0 + 900_000, count: 1, final: false, version: 6 });
     expect(sc.types().at(-1)).toBe('tier_changed:orange');
+    // Hopping windows overlap: the older one, still open, holds more of a burst that began before
+    // the newer one started, so its growing count still raises the tier.
+    await sc.windows({ start, end: T0, count: 20, final: false, version: 8 });
+    expect(sc.types().at(-1)).toBe('tier_changed:red');
     await sc.windows({ start: start + 900_000, end: T0 + 900_000, count: 1, final: true, version: 7 });
-    expect(sc.types().at(-1)).toBe('resolved:orange');
+    expect(sc.types().at(-1)).toBe('resolved:red');
     // An older window arriving late cannot reopen what newer evidence cleared.
     await sc.windows({ start, end: T0, count: 30, final: true, version: 5 });
-    expect(sc.types().at(-1)).toBe('resolved:orange');
+    expect(sc.types().at(-1)).toBe('resolved:red');
   });
 
   it('trend: a count rising window after window (苗头性) raises a tier; a fall clears it', async () => {

@@ -142,9 +142,12 @@ export class AlertLifecycle {
       if (o.verdict < 0) return; // nothing to clear, nothing to remember
       t = this.newTrack(key, o.rule, o.subject);
     }
-    if (o.eventTime < t.eventTime) return; // older evidence than we already acted on
+    // Older evidence than we already acted on is ignored — except a raise from an open window:
+    // hopping windows overlap, and the older of two open ones holds more of a burst that began
+    // before the newer one started; its count is still a true floor for that span.
+    if (o.eventTime < t.eventTime && !o.raiseOnly) return;
     if (o.raiseOnly && (o.verdict < 0 || (t.alert !== null && o.verdict <= t.alert.tierRank))) return;
-    t.eventTime = o.eventTime;
+    t.eventTime = Math.max(t.eventTime, o.eventTime);
     t.verdict = o.verdict;
     t.value = o.value;
     t.summary = o.summary;
