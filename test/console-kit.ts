@@ -20,6 +20,7 @@ export const USERS = {
   viewer: { password: 'viewer-pass-0123', role: 'viewer', area: undefined },
   'officer-a': { password: 'officer-a-pass-0123', role: 'officer', area: 'd01' },
   'officer-b': { password: 'officer-b-pass-0123', role: 'officer', area: 'd02' },
+  'commander-a': { password: 'commander-a-pass-0123', role: 'commander', area: 'd01' },
 } as const;
 export type UserName = keyof typeof USERS;
 

@@ -25,7 +25,7 @@ const open: ConsoleSocket[] = [];
 beforeAll(async () => {
   gw = await startConsoleGridwatch();
   url = gw.url;
-  for (const u of ['admin', 'commander', 'viewer', 'officer-a', 'officer-b'] as const)
+  for (const u of ['admin', 'commander', 'viewer', 'officer-a', 'officer-b', 'commander-a'] as const)
     cookies[u] = (await login(url, u)).cookie;
 });
 afterAll(async () => {
@@ -167,6 +167,21 @@ describe('jurisdiction', () => {
     expect(Number(city.raised)).toBeGreaterThanOrEqual(1);
     expect(Number(city.acknowledged)).toBeGreaterThanOrEqual(1);
     expect(city.mttaSeconds).toBeTypeOf('number');
+  });
+
+  it('lets a district commander silence an alert of the district, as the console asks, and no officer', async () => {
+    const a = await redGasIn('d01', 5);
+    const body = (matchers: string[]) => ({ matchers, comment: '现场已处置，观察两小时', duration: '2h' });
+    const fp = `fingerprint=${JSON.stringify(a.fingerprint)}`;
+    const within = `within=${JSON.stringify(a.area)}`;
+    expect((await call(url, cookies['officer-a'], 'POST', '/v1/silences', body([fp, within]))).status).toBe(
+      403,
+    );
+    expect((await call(url, cookies['commander-a'], 'POST', '/v1/silences', body([fp]))).status).toBe(403);
+    const ok = await call(url, cookies['commander-a'], 'POST', '/v1/silences', body([fp, within]));
+    expect(ok).toMatchObject({ status: 201, body: { author: 'commander-a', state: 'active' } });
+    const listed = await call(url, cookies['officer-b'], 'GET', '/v1/silences');
+    expect((listed.body.silences as { id: string }[]).map((x) => x.id)).not.toContain(ok.body.id);
   });
 
   it('escalates by hand one level up with a note; a note is required', async () => {

@@ -122,9 +122,10 @@ export const api = {
   act: (id: string, action: string, body: object) =>
     request<{ alert: Alert }>('POST', `/v1/alerts/${encodeURIComponent(id)}/${action}`, body),
   silences: () => request<{ silences: Silence[] }>('GET', '/v1/silences'),
-  silence: (fingerprint: string, comment: string, duration: string) =>
-    request<{ silence: Silence }>('POST', '/v1/silences', {
-      matchers: [`fingerprint=${JSON.stringify(fingerprint)}`],
+  /** Silences one alert's fingerprint; `within` its area keeps it inside a district user's jurisdiction. */
+  silence: (fingerprint: string, area: string, comment: string, duration: string) =>
+    request<Silence>('POST', '/v1/silences', {
+      matchers: [`fingerprint=${JSON.stringify(fingerprint)}`, `within=${JSON.stringify(area)}`],
       comment,
       duration,
     }),

@@ -186,7 +186,7 @@ export function useAlertDetail(id: Ref<string>) {
         s.busy = true;
         s.actionError = '';
         try {
-          await api.silence(a.fingerprint, text, s.duration);
+          await api.silence(a.fingerprint, a.area, text, s.duration);
           s.form = null;
           s.done = t('detail.done');
           await Promise.all([loadSilences(a.fingerprint), reloadDetail().catch(() => undefined)]);
