@@ -41,13 +41,14 @@ export interface MetricProfile {
 }
 
 export const METRIC_PROFILES: Readonly<Record<string, MetricProfile>> = {
-  // Drainage and river gauges: a slow semi-diurnal swing.
+  // Drainage gauges (积水, metres of standing water): a slow semi-diurnal swing, well under the
+  // built-in rule's 1.5 m so a quiet city raises no water alerts.
   water_level: {
-    lo: 1,
-    hi: 3,
-    baseLo: 1.3,
-    baseHi: 2.5,
-    amp: 0.15,
+    lo: 0.05,
+    hi: 1.1,
+    baseLo: 0.2,
+    baseHi: 0.7,
+    amp: 0.1,
     noise: 0.02,
     shape: (h) => Math.sin((2 * Math.PI * h) / 12),
   },

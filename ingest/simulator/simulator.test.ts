@@ -45,7 +45,7 @@ const groupBy = <T>(xs: T[], key: (x: T) => string) => {
 
 /** The plausible range of each metric the demo city's sensors report. */
 const RANGES: Record<string, [number, number]> = {
-  water_level: [1, 3],
+  water_level: [0.05, 1.1],
   gas_ppm: [2, 10],
   noise_db: [40, 70],
   smoke_obscuration: [0, 1],
