@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, one table, and the JSON summary as the last line.
 // Ratios compare against baselines measured in the same run: these machines are shared.
 import { alertingBench } from './alerting.bench.ts';
+import { fanoutBench } from './fanout.bench.ts';
 import { ingestBench } from './ingest.bench.ts';
 import { printReport } from './report.ts';
 import { windowBench } from './window.bench.ts';
@@ -13,9 +14,15 @@ const alerting = await alertingBench({
   rules: Number(process.env.BENCH_ALERT_RULES ?? 10_000),
   series: Number(process.env.BENCH_ALERT_SERIES ?? 100_000),
 });
-printReport([...window.rows, ...ingest.rows, ...alerting.rows], {
+const fanout = await fanoutBench({
+  clients: Number(process.env.BENCH_FANOUT_CLIENTS ?? 1_000),
+  rate: Number(process.env.BENCH_FANOUT_RATE ?? 100),
+  seconds: Number(process.env.BENCH_FANOUT_SECS ?? 12),
+});
+printReport([...window.rows, ...ingest.rows, ...alerting.rows, ...fanout.rows], {
   ...window.json,
   ...ingest.json,
   ...alerting.json,
+  ...fanout.json,
 });
 process.exit(0);
