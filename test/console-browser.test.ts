@@ -84,6 +84,9 @@ describe('the console in a browser', () => {
     timings.post_to_officer_board_ms = Date.now() - posted.postedAt;
     expect(await row(officerA, red.id).getAttribute('data-tier')).toBe('red');
     expect(await row(officerA, red.id).getAttribute('data-state')).toBe('firing');
+    // A new red is heard and seen: the audible cue played, the row pulses.
+    expect(await officerA.evaluate(() => window.__gw.alarms)).toBeGreaterThanOrEqual(1);
+    expect(await row(officerA, red.id).getAttribute('class')).toMatch(/\bpulse\b/);
     await row(commander, red.id).waitFor();
 
     // B hears its own district's alert, and has still never shown A's.
