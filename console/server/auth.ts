@@ -27,6 +27,8 @@ const LoginBody = T.Object(
 export interface Login {
   principal: Principal;
   user: ConsoleUser;
+  /** The cookie's session token: sockets keep it to re-check the session before each action. */
+  token: string;
 }
 
 /** Resolves a Cookie header to the signed-in user, or undefined. */
@@ -41,7 +43,7 @@ export async function loginOf(
   const s = await sessions.resolve(token);
   const user = s && accounts.get(s.user);
   if (!s || !user) return undefined;
-  return { principal: accounts.principal(user, s.id), user };
+  return { principal: accounts.principal(user, s.id), user, token };
 }
 
 /**

@@ -54,6 +54,16 @@ const REPLAYING = 'replaying';
 const RING_SIZE = 20_000;
 const actionCheck = TypeCompiler.Compile(AlertActionSchema);
 
+const changeOf = (t: AlertTransition): AlertChange => ({
+  cursor: t.cursor,
+  type: t.type,
+  seq: t.seq,
+  at: t.at,
+  actor: t.actor,
+  reason: t.reason,
+  alert: t.alert,
+});
+
 export const areaRoom = (id: string) => `area:${id}`;
 const sessionRoom = (id: string) => `session:${id}`;
 const windowRoom = (window: string, key: string, kind: string) => `win:${window}|${key}|${kind}`;
@@ -131,11 +141,10 @@ export class LiveConsole {
         err.data = { error: 'GW_ERR_UNAUTHORIZED', message: 'sign in first', statusCode: 401 };
         return next(err);
       }
-      const token = /(?:^|;\s*)gw_session=([^;]+)/.exec(cookie ?? '')?.[1] ?? '';
       socket.data = {
         principal: login.principal,
         user: login.user.name,
-        token,
+        token: login.token,
         area: login.user.area,
         watching: undefined,
       };
@@ -172,15 +181,7 @@ export class LiveConsole {
 
   private broadcast(ts: readonly AlertTransition[]): void {
     for (const t of ts) {
-      const change: AlertChange = {
-        cursor: t.cursor,
-        type: t.type,
-        seq: t.seq,
-        at: t.at,
-        actor: t.actor,
-        reason: t.reason,
-        alert: t.alert,
-      };
+      const change = changeOf(t);
       this.ring.push(change);
       if (this.ring.length > RING_SIZE) this.ring.splice(0, this.ring.length - RING_SIZE);
       this.lastBroadcast = Math.max(this.lastBroadcast, t.cursor);
@@ -203,15 +204,7 @@ export class LiveConsole {
       const p = socket.data.principal;
       const areas = p.area === undefined ? undefined : this.d.org.subtree(p.area);
       const r = await this.d.engine.alertLog.since(since, areas, limit, upTo);
-      changes = r.transitions.map((t) => ({
-        cursor: t.cursor,
-        type: t.type,
-        seq: t.seq,
-        at: t.at,
-        actor: t.actor,
-        reason: t.reason,
-        alert: t.alert,
-      }));
+      changes = r.transitions.map(changeOf);
       complete = r.complete;
       from = upTo;
       this.d.metrics.consoleReplayed.inc({ origin: 'log' }, changes.length);
@@ -283,40 +276,35 @@ export class LiveConsole {
 
   private watch(socket: ConsoleSocket, req: WatchRequest, done: (res: WatchResult) => void): void {
     if (typeof done !== 'function') return;
-    const bad = (message: string, statusCode = 400) =>
-      done({
-        ok: false,
-        error: statusCode === 403 ? 'GW_ERR_FORBIDDEN' : 'GW_ERR_BAD_REQUEST',
-        message,
-        statusCode,
-      });
     const problem = this.watchProblem(socket, req);
-    if (problem) return void bad(problem.message, problem.status);
-    const { area, window, kind } = req;
+    if (problem) {
+      done({ ok: false, ...problem });
+      return;
+    }
     this.unwatch(socket);
-    const room = windowRoom(window, area, kind ?? '*');
+    const room = windowRoom(req.window, req.area, req.kind ?? '*');
     socket.data.watching = room;
     void socket.join(room);
     done({ ok: true });
   }
 
-  private watchProblem(
-    socket: ConsoleSocket,
-    req: WatchRequest,
-  ): { message: string; status: number } | undefined {
-    if (typeof req !== 'object' || req === null)
-      return { message: 'request: expected { area, window, kind? }', status: 400 };
+  private watchProblem(socket: ConsoleSocket, req: WatchRequest): ApiError | undefined {
+    const bad = (message: string): ApiError => ({ error: 'GW_ERR_BAD_REQUEST', message, statusCode: 400 });
+    if (typeof req !== 'object' || req === null) return bad('request: expected { area, window, kind? }');
     const { area, window, kind } = req;
-    if (typeof area !== 'string' || !this.d.org.node(area))
-      return { message: 'area: not a node of the org tree', status: 400 };
+    if (typeof area !== 'string' || !this.d.org.node(area)) return bad('area: not a node of the org tree');
     if (!this.within(area, socket.data.principal))
-      return { message: `area: "${area}" is outside your jurisdiction`, status: 403 };
+      return {
+        error: 'GW_ERR_FORBIDDEN',
+        message: `area: "${area}" is outside your jurisdiction`,
+        statusCode: 403,
+      };
     const spec = typeof window === 'string' ? this.d.windows.find((w) => w.name === window) : undefined;
-    if (!spec) return { message: 'window: not a configured window spec', status: 400 };
+    if (!spec) return bad('window: not a configured window spec');
     if (spec.byKind !== false && kind === undefined)
-      return { message: `kind: required, "${spec.name}" keeps one series per kind`, status: 400 };
+      return bad(`kind: required, "${spec.name}" keeps one series per kind`);
     if (kind !== undefined && (typeof kind !== 'string' || kind.length > 64))
-      return { message: 'kind: expected a string of at most 64 characters', status: 400 };
+      return bad('kind: expected a string of at most 64 characters');
     return undefined;
   }
 
