@@ -20,6 +20,8 @@ const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'int' | '
   GRIDWATCH_CLICKHOUSE_DATABASE: { path: ['store', 'database'], type: 'string' },
   GRIDWATCH_ORG_FILE: { path: ['org', 'file'], type: 'string' },
   GRIDWATCH_SIMULATOR: { path: ['simulator', 'enabled'], type: 'bool' },
+  GRIDWATCH_KAFKA_BROKERS: { path: ['bus', 'kafka', 'brokers'], type: 'string' },
+  GRIDWATCH_KAFKA_TOPIC_PREFIX: { path: ['bus', 'kafka', 'topicPrefix'], type: 'string' },
 };
 
 export interface LoadOptions {
@@ -53,6 +55,8 @@ export function loadConfig(opts: LoadOptions = {}): GridwatchConfig {
   applyEnvOverrides(raw as Record<string, unknown>, env);
   // A ClickHouse URL in the environment means: use that server.
   if (env.GRIDWATCH_CLICKHOUSE_URL) setPath(raw as Record<string, unknown>, ['store', 'mode'], 'server');
+  // Kafka brokers in the environment mean: run on Kafka.
+  if (env.GRIDWATCH_KAFKA_BROKERS) setPath(raw as Record<string, unknown>, ['bus', 'mode'], 'kafka');
   return validateConfig(raw);
 }
 

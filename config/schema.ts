@@ -414,7 +414,32 @@ export const ConfigSchema = T.Object(
       { default: {}, additionalProperties: false },
     ),
     bus: T.Object(
-      { mode: T.Literal('memory', { default: 'memory' }) },
+      {
+        mode: T.Union([T.Literal('memory'), T.Literal('kafka')], {
+          default: 'memory',
+          description: 'memory: one process (embedded); kafka: distributed roles',
+        }),
+        kafka: T.Object(
+          {
+            brokers: T.String({
+              default: '127.0.0.1:9092',
+              description: 'bootstrap servers, comma-separated',
+            }),
+            topicPrefix: T.String({ pattern: '^[A-Za-z0-9._-]{0,100}$', default: 'gridwatch.' }),
+            partitions: T.Integer({
+              minimum: 1,
+              maximum: 64,
+              default: 6,
+              description: 'partitions of each event topic (created if missing)',
+            }),
+            replicationFactor: T.Integer({ minimum: 1, maximum: 7, default: 1 }),
+            clientId: T.String({ default: 'gridwatch' }),
+            /** librdkafka settings passed through (security.protocol, sasl.*, ...); secrets via ${ENV}. */
+            settings: T.Record(T.String(), T.Union([T.String(), T.Number(), T.Boolean()]), { default: {} }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
       { default: {}, additionalProperties: false },
     ),
     ingest: T.Object(

@@ -25,6 +25,12 @@ export interface LogItem {
 
 export type AppendStatus = 'accepted' | 'duplicate';
 
+/** Where ingest appends: the embedded log (the store) or Kafka (distributed mode). */
+export interface EventAppender {
+  /** Resolves per record once durable; rejects if the log could not take them. */
+  append(source: SourceName, items: LogItem[]): Promise<AppendStatus[]>;
+}
+
 interface PendingAppend {
   source: SourceName;
   items: LogItem[];
@@ -40,7 +46,7 @@ export interface EventLogOptions {
   dedupMaxEntries: number;
 }
 
-export class EventLog {
+export class EventLog implements EventAppender {
   private seq = 0;
   private pending: PendingAppend[] = [];
   private pendingRecords = 0;

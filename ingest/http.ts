@@ -10,14 +10,14 @@ import type { Metrics } from '../platform/metrics.ts';
 import type { Row, Store } from '../platform/store/store.ts';
 import { BodyError, type ParsedBody, parseJsonBody, parseNdjsonBody } from './body.ts';
 import { deadLetterRow } from './dead-letters.ts';
-import type { EventLog, LogItem } from './event-log.ts';
+import type { EventAppender, LogItem } from './event-log.ts';
 import { ADAPTERS, type RecordError, validationContext } from './sources.ts';
 
 export interface IngestDeps {
   config: GridwatchConfig;
   org: OrgTree;
   store: Store;
-  eventLog: EventLog;
+  eventLog: EventAppender;
   keys: ApiKeys;
   metrics: Metrics;
   /** Records the processors have not caught up with; above the limit ingest answers 429. */

@@ -14,6 +14,8 @@ export const GwErrors = {
   BAD_REQUEST: createError('GW_ERR_BAD_REQUEST', '%s', 400),
   TOO_MANY_RECORDS: createError('GW_ERR_TOO_MANY_RECORDS', 'request holds %d records, the limit is %d', 413),
   NOT_READY: createError('GW_ERR_NOT_READY', 'not ready: %s', 503),
+  BUS_UNAVAILABLE: createError('GW_ERR_BUS_UNAVAILABLE', 'Kafka unavailable: %s', 503),
+  BAD_MESSAGE: createError('GW_ERR_BAD_MESSAGE', 'unreadable message on %s: %s', 500),
 } as const;
 
 /** True for errors that carry one of our codes (or fastify's) and an HTTP status. */

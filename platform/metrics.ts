@@ -181,6 +181,49 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly kafkaProduced = new Counter({
+    name: 'gridwatch_kafka_produced_total',
+    help: 'Messages acknowledged by Kafka (acks=all), per topic',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
+  readonly kafkaProduceErrors = new Counter({
+    name: 'gridwatch_kafka_produce_errors_total',
+    help: 'Messages Kafka did not acknowledge, per topic',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
+  readonly kafkaConsumed = new Counter({
+    name: 'gridwatch_kafka_consumed_total',
+    help: 'Messages read from Kafka, per consumer group and topic',
+    labelNames: ['group', 'topic'] as const,
+    registers: [this.registry],
+  });
+  readonly kafkaConsumerLag = new Gauge({
+    name: 'gridwatch_kafka_consumer_lag',
+    help: 'Messages between the high watermark and the next offset to process, per group, topic and partition',
+    labelNames: ['group', 'topic', 'partition'] as const,
+    registers: [this.registry],
+  });
+  readonly kafkaRebalances = new Counter({
+    name: 'gridwatch_kafka_rebalances_total',
+    help: 'Partition assignments and revocations, per consumer group',
+    labelNames: ['group', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly kafkaPaused = new Gauge({
+    name: 'gridwatch_kafka_consumer_paused',
+    help: '1 while a consumer waits for its sink (the store) instead of reading, per group',
+    labelNames: ['group'] as const,
+    registers: [this.registry],
+  });
+  readonly partitionRestores = new Counter({
+    name: 'gridwatch_partition_restores_total',
+    help: 'Partitions whose window state was rebuilt from a checkpoint on assignment, per group',
+    labelNames: ['group'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false)
       collectDefaultMetrics({ register: this.registry, prefix: 'gridwatch_' });

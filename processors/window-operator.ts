@@ -18,6 +18,11 @@ export interface OperatorOutput {
   result(r: WindowResult): void;
   late(e: LoggedEvent, watermark: number): void;
   stateLimit(): void;
+  /**
+   * Distributed mode: a grid window's final (or late-firing) accumulator, for the roll-up
+   * stage that merges grids from every partition.
+   */
+  gridFinal?(r: WindowResult, acc: Accumulator): void;
 }
 
 export interface WindowOperator {
@@ -242,6 +247,40 @@ export class AlignedWindowOperator implements WindowOperator {
     }
   }
 
+  /**
+   * Roll-up stage (distributed mode): a grid window computed upstream, from the one partition
+   * that holds its grid, replaces this operator's copy. A fired window is re-fired, as a late
+   * event would; past allowed lateness it is refused (false).
+   */
+  absorb(grid: string, kind: string, start: number, state: AccumulatorState): boolean {
+    const end = start + this.assigner.size;
+    if (end + this.p.latenessMs <= this.wm || end <= this.shedFloor) return false;
+    let b = this.buckets.get(start);
+    if (!b) {
+      b = { start, end, fired: false, closed: false, grids: new Map(), rollups: new Map(), size: 0 };
+      this.buckets.set(start, b);
+    }
+    let kinds = b.grids.get(grid);
+    if (!kinds) {
+      kinds = new Map();
+      b.grids.set(grid, kinds);
+    }
+    if (!kinds.has(kind)) {
+      b.size++;
+      this.open++;
+    }
+    const acc = Accumulator.fromJSON(state, this.p.agg);
+    kinds.set(kind, acc);
+    if (b.fired) this.lateFiring(b, grid, kind, acc);
+    if (this.open > this.maxOpenWindows) this.shed();
+    return true;
+  }
+
+  /** Roll-up stage: the watermark is the upstream partitions', not derived from events here. */
+  advanceWatermark(wm: number): void {
+    if (wm > this.wm) this.advanceTo(wm);
+  }
+
   private advanceTo(wm: number): void {
     this.wm = wm;
     const closing = wm - this.p.latenessMs;
@@ -361,7 +400,9 @@ export class AlignedWindowOperator implements WindowOperator {
     if (level === 'grid') {
       const a = pb?.grids.get(key)?.get(kind);
       if (a) prev = { count: a.count, mean: a.mean };
-      this.out.result(toResult(this.p, level, key, kind, b.start, b.end, acc, true, prev));
+      const r = toResult(this.p, level, key, kind, b.start, b.end, acc, true, prev);
+      this.out.result(r);
+      this.out.gridFinal?.(r, acc);
       return;
     }
     const series = `${level}\u0001${key}\u0001${kind}`;

@@ -175,7 +175,7 @@ export class WindowRunner {
     const state: Checkpoint = { seq, operators: {} };
     for (const op of this.operators) state.operators[op.name] = op.snapshot();
     try {
-      await this.store.insert('window_results', results.map(toRow));
+      await this.store.insert('window_results', results.map(windowRow));
       await this.store.insert('late_events', late);
       if (seq > this.checkpointSeq || results.length > 0 || late.length > 0) {
         await this.store.insert('checkpoints', [
@@ -211,7 +211,8 @@ export class WindowRunner {
   }
 }
 
-function toRow(r: WindowResult): Row {
+/** A window result as a `window_results` row. */
+export function windowRow(r: WindowResult): Row {
   return {
     window: r.window,
     level: r.level,

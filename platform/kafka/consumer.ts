@@ -1,0 +1,169 @@
+// A consumer-group member that reads in one loop: read a batch, hand it to the stage, await it,
+// read again. While the stage waits on its sink (a slow or absent store) nothing is read, so
+// memory stays bounded and the lag simply grows in Kafka (back-pressure as paused consumption).
+// Offsets are committed only by the stage, once what they cover is stored.
+import Kafka from 'node-rdkafka';
+import type { GridwatchConfig } from '../../config/schema.ts';
+import { GwErrors } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { kafkaClientSettings } from './settings.ts';
+
+export type TopicPartition = { topic: string; partition: number };
+
+export interface ConsumerStage {
+  /** Partitions assigned to this member; their state is the stage's to rebuild. */
+  assigned(tps: readonly TopicPartition[]): void;
+  /** Partitions taken away: the stage drops their state (the new owner rebuilds it). */
+  revoked(tps: readonly TopicPartition[]): void;
+  /** Messages in offset order per partition; may be empty (a poll that timed out). */
+  handle(messages: readonly Kafka.Message[]): Promise<void>;
+  /** Last words before the member leaves: store and commit what was processed. */
+  stop?(): Promise<void>;
+}
+
+export interface GroupConsumerOptions {
+  group: string;
+  topics: readonly string[];
+  role: string;
+  batchSize?: number;
+  /** Where a group with no committed offset starts. */
+  startFrom?: 'earliest' | 'latest';
+}
+
+export class GroupConsumer {
+  private readonly consumer: Kafka.KafkaConsumer;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private lagAt = 0;
+
+  constructor(
+    config: GridwatchConfig,
+    private readonly opts: GroupConsumerOptions,
+    private readonly stage: ConsumerStage,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    this.consumer = new Kafka.KafkaConsumer(
+      {
+        ...kafkaClientSettings(config, opts.role),
+        'group.id': opts.group,
+        'enable.auto.commit': false,
+        'enable.auto.offset.store': false,
+        rebalance_cb: true,
+        // Eager: a rebalance revokes every partition and assigns from the committed offsets,
+        // which is what lets a stage drop all unstored output on revocation.
+        'partition.assignment.strategy': 'roundrobin',
+        // A member waiting out a store outage is still alive: give it time before it is evicted.
+        'max.poll.interval.ms': 600_000,
+        'session.timeout.ms': 10_000,
+        'heartbeat.interval.ms': 1000,
+        'fetch.wait.max.ms': 50,
+        // Bounded prefetch: what librdkafka buffers per partition while we are paused.
+        'queued.max.messages.kbytes': 16_384,
+      } as Kafka.ConsumerGlobalConfig,
+      { 'auto.offset.reset': opts.startFrom ?? 'earliest' },
+    );
+    this.consumer.on('rebalance', (err, assignment) => {
+      const tps = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
+      if (err.code === -175) {
+        this.metrics.kafkaRebalances.inc({ group: opts.group, kind: 'assigned' });
+        this.log.info({ partitions: tps.map(name) }, 'kafka: partitions assigned');
+        this.stage.assigned(tps);
+      } else if (err.code === -174) {
+        this.metrics.kafkaRebalances.inc({ group: opts.group, kind: 'revoked' });
+        this.log.info({ partitions: tps.map(name) }, 'kafka: partitions revoked');
+        this.stage.revoked(tps);
+      }
+    });
+    this.consumer.on('event.error', (err) => this.log.warn({ err }, 'kafka consumer: error'));
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.consumer.connect({ timeout: 30_000 }, (err) =>
+        err ? reject(new GwErrors.BUS_UNAVAILABLE(err.message)) : resolve(),
+      );
+    });
+    this.consumer.setDefaultConsumeTimeout(100);
+    this.consumer.subscribe([...this.opts.topics]);
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const n = this.opts.batchSize ?? 5000;
+    while (this.running) {
+      let messages: Kafka.Message[] = [];
+      try {
+        messages = await new Promise<Kafka.Message[]>((resolve, reject) =>
+          this.consumer.consume(n, (err, m) => (err ? reject(err) : resolve(m))),
+        );
+      } catch (err) {
+        this.log.warn({ err }, 'kafka consumer: read failed, retrying');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      if (!this.running) break;
+      for (const m of messages) this.metrics.kafkaConsumed.inc({ group: this.opts.group, topic: m.topic });
+      try {
+        await this.stage.handle(messages);
+      } catch (err) {
+        // A stage never throws on bad data (it dead-letters); this is a bug or a lost sink.
+        this.log.error({ err }, 'kafka consumer: stage failed');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      this.updateLag();
+    }
+  }
+
+  /** Commits the next offsets to read; an offset of a partition no longer ours is refused harmlessly. */
+  commit(offsets: readonly (TopicPartition & { offset: number })[]): void {
+    if (offsets.length === 0) return;
+    try {
+      this.consumer.commitSync(offsets.map((o) => ({ ...o })));
+    } catch (err) {
+      this.log.warn({ err }, 'kafka consumer: commit refused (rebalance in progress?)');
+    }
+  }
+
+  /** For the stage: 1 on the gauge while it waits for its sink instead of reading. */
+  setPaused(paused: boolean): void {
+    this.metrics.kafkaPaused.set({ group: this.opts.group }, paused ? 1 : 0);
+  }
+
+  private updateLag(): void {
+    const now = Date.now();
+    if (now - this.lagAt < 2000) return;
+    this.lagAt = now;
+    let assignments: Kafka.Assignment[] = [];
+    try {
+      assignments = this.consumer.assignments();
+    } catch {
+      return;
+    }
+    for (const a of assignments) {
+      try {
+        const w = this.consumer.getWatermarkOffsets(a.topic, a.partition);
+        const [pos] = this.consumer.position([{ topic: a.topic, partition: a.partition }]);
+        const next = pos && pos.offset >= 0 ? pos.offset : w.lowOffset;
+        this.metrics.kafkaConsumerLag.set(
+          { group: this.opts.group, topic: a.topic, partition: String(a.partition) },
+          Math.max(0, w.highOffset - next),
+        );
+      } catch {
+        // no offsets known yet
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await this.stage.stop?.();
+    await new Promise<void>((resolve) => this.consumer.disconnect(() => resolve()));
+  }
+}
+
+function name(tp: TopicPartition): string {
+  return `${tp.topic}/${tp.partition}`;
+}

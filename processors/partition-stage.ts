@@ -1,0 +1,375 @@
+// Distributed mode, first stage: the window operators of one event-topic partition, run by
+// whichever `gridwatch process` member of the consumer group owns it. A grid's events all live
+// on one partition (keyed by grid), so grid windows are exact here; roll-ups to street, district
+// and city need grids from every partition and are merged by the roll-up stage, which gets each
+// grid window's accumulator (a "partial") and this partition's watermark (a "marker").
+//
+// Exactly-once: at a checkpoint the raw rows and results are stored, the partials sent and
+// acknowledged, the partition's state (operators + offset) stored, and only then the Kafka
+// offset committed. A new owner restores that state and skips what it covers, so a replay
+// rewrites the same rows (ReplacingMergeTree by version) and never double counts.
+import type Kafka from 'node-rdkafka';
+import type { OrgTree } from '../config/org-tree.ts';
+import { type GridwatchConfig, SOURCES, type SourceName, type WindowSpecConfig } from '../config/schema.ts';
+import { deadLetterRow } from '../ingest/dead-letters.ts';
+import type { LoggedEvent, SourceRow } from '../ingest/envelope.ts';
+import { SOURCE_TABLES } from '../ingest/event-log.ts';
+import { durationMs } from '../platform/duration.ts';
+import type { ConsumerStage, GroupConsumer, TopicPartition } from '../platform/kafka/consumer.ts';
+import type { KafkaProducer, OutMessage } from '../platform/kafka/producer.ts';
+import type { Topics } from '../platform/kafka/topics.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import type { Row, Store } from '../platform/store/store.ts';
+import { createOperator } from './operators.ts';
+import { encodeResult, type PartialMessage, partitionSeq } from './partials.ts';
+import { untilStored } from './sink-retry.ts';
+import type { WindowOperator } from './window-operator.ts';
+import type { WindowResult } from './window-result.ts';
+import { windowRow } from './window-runner.ts';
+
+interface Task {
+  topic: string;
+  partition: number;
+  source: SourceName;
+  operators: { op: WindowOperator; spec: WindowSpecConfig; storeGrid: boolean; rollups: boolean }[];
+  /** Last offset reflected in the operators; -1 before the first. */
+  offset: number;
+  /** Offset covered by the stored checkpoint. */
+  checkpointed: number;
+  loaded: boolean;
+  lastEventWall: number;
+}
+
+interface TaskState {
+  offset: number;
+  operators: Record<string, unknown>;
+}
+
+export function stageOneCheckpointName(topic: string, partition: number): string {
+  return `windows/${topic}/${partition}`;
+}
+
+export class PartitionStage implements ConsumerStage {
+  private readonly tasks = new Map<string, Task>();
+  private readonly sourceOf = new Map<string, SourceName>();
+  /** Emitted since the last checkpoint. */
+  private results: WindowResult[] = [];
+  private finals: WindowResult[] = [];
+  private updates: WindowResult[] = [];
+  private partials: OutMessage[] = [];
+  private late: Row[] = [];
+  private raw = new Map<SourceName, SourceRow[]>();
+  private dead: Row[] = [];
+  private pendingEvents = 0;
+  private lastCheckpoint = Date.now();
+  private lastTick = 0;
+  /** A rebalance happened during the read that returned the batch in hand. */
+  private rebalanced = false;
+  consumer: GroupConsumer | undefined;
+
+  constructor(
+    private readonly config: GridwatchConfig,
+    private readonly org: OrgTree,
+    private readonly store: Store,
+    private readonly producer: KafkaProducer,
+    private readonly topics: Topics,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {
+    for (const s of SOURCES) this.sourceOf.set(topics.events(s), s);
+    for (const spec of config.windows) {
+      if (spec.type === 'session' && (spec.levels ?? ['grid']).some((l) => l !== 'grid'))
+        throw new Error(
+          `windows.${spec.name}: session windows above grid level need all partitions in one place; distributed mode supports grid-level sessions only`,
+        );
+    }
+  }
+
+  get subscribedTopics(): string[] {
+    return SOURCES.map((s) => this.topics.events(s));
+  }
+
+  assigned(tps: readonly TopicPartition[]): void {
+    this.rebalanced = true;
+    for (const tp of tps) {
+      const source = this.sourceOf.get(tp.topic);
+      if (!source) continue;
+      this.tasks.set(`${tp.topic}/${tp.partition}`, this.newTask(tp.topic, tp.partition, source));
+    }
+  }
+
+  revoked(tps: readonly TopicPartition[]): void {
+    this.rebalanced = true;
+    // Unstored output of these partitions is dropped with them: the new owner recomputes it
+    // from the last checkpoint, identically.
+    for (const tp of tps) this.tasks.delete(`${tp.topic}/${tp.partition}`);
+    this.dropPendingOf(tps);
+  }
+
+  private newTask(topic: string, partition: number, source: SourceName): Task {
+    const operators = this.config.windows
+      .filter((spec) => spec.source === source)
+      .map((spec) => {
+        const levels = spec.levels ?? ['grid'];
+        const rollups = spec.type !== 'session' && levels.some((l) => l !== 'grid');
+        // Grid windows only here; their accumulators feed the roll-up stage.
+        const local: WindowSpecConfig = spec.type === 'session' ? spec : { ...spec, levels: ['grid'] };
+        const storeGrid = levels.includes('grid');
+        const op = createOperator(
+          local,
+          this.org,
+          {
+            result: (r) => {
+              if (!storeGrid) return;
+              this.results.push(r);
+              (r.final ? this.finals : this.updates).push(r);
+            },
+            late: (e, wm) => {
+              this.metrics.lateEvents.inc({ window: spec.name });
+              this.late.push({
+                window: spec.name,
+                seq: e.seq,
+                partition,
+                id: e.id,
+                source: e.source,
+                kind: e.kind,
+                grid: e.grid,
+                ts: e.ts,
+                value: e.value,
+                watermark: Math.max(0, wm),
+                received_at: e.receivedAt,
+              });
+            },
+            stateLimit: () => this.metrics.stateLimitHits.inc({ window: spec.name }),
+            ...(rollups
+              ? {
+                  gridFinal: (r, acc) => {
+                    const m: PartialMessage = {
+                      t: 'g',
+                      w: spec.name,
+                      g: r.key,
+                      k: r.kind,
+                      s: r.start,
+                      a: acc.toJSON(),
+                    };
+                    this.partials.push({ key: spec.name, value: Buffer.from(JSON.stringify(m)) });
+                  },
+                }
+              : {}),
+          },
+          this.config.processor.maxOpenWindows,
+        );
+        return { op, spec, storeGrid, rollups };
+      });
+    return {
+      topic,
+      partition,
+      source,
+      operators,
+      offset: -1,
+      checkpointed: -1,
+      loaded: false,
+      lastEventWall: this.clock(),
+    };
+  }
+
+  private async load(task: Task): Promise<void> {
+    const rows = await this.store.query<{ state: string }>(
+      'SELECT state FROM checkpoints WHERE processor = {p:String} ORDER BY seq DESC, created_at DESC LIMIT 1',
+      { p: stageOneCheckpointName(task.topic, task.partition) },
+    );
+    if (rows[0]) {
+      const st = JSON.parse(rows[0].state) as TaskState;
+      const now = this.clock();
+      for (const o of task.operators) {
+        const snap = st.operators[o.spec.name];
+        if (snap) o.op.restore(snap, now);
+      }
+      task.offset = task.checkpointed = st.offset;
+      this.metrics.partitionRestores.inc({ group: 'process' });
+    }
+    task.loaded = true;
+    this.log.info(
+      { topic: task.topic, partition: task.partition, fromOffset: task.offset },
+      'windows: partition state restored',
+    );
+  }
+
+  async handle(batch: readonly Kafka.Message[]): Promise<void> {
+    let messages = batch;
+    for (const t of this.tasks.values()) if (!t.loaded) await this.load(t);
+    const now = this.clock();
+    // Messages fetched around a rebalance may belong to the old assignment's positions: read
+    // again from the committed offsets instead, or a gap could open.
+    if (this.rebalanced) {
+      this.rebalanced = false;
+      messages = [];
+    }
+    for (const m of messages) {
+      const task = this.tasks.get(`${m.topic}/${m.partition}`);
+      if (!task?.loaded || m.offset <= task.offset) continue; // revoked, or covered by the checkpoint
+      task.offset = m.offset;
+      const e = this.decode(task, m, now);
+      if (!e) continue;
+      task.lastEventWall = now;
+      for (const o of task.operators) o.op.process(e, now);
+      this.pendingEvents++;
+    }
+    if (now - this.lastTick >= 1000) {
+      this.lastTick = now;
+      for (const t of this.tasks.values()) for (const o of t.operators) o.op.tick(now);
+    }
+    const interval = durationMs(this.config.processor.checkpointInterval);
+    if (now - this.lastCheckpoint >= interval || this.pendingEvents >= 50_000) await this.checkpoint();
+  }
+
+  /** The row as ingest logged it, completed with its place in the partition. */
+  private decode(task: Task, m: Kafka.Message, now: number): LoggedEvent | undefined {
+    let row: SourceRow;
+    try {
+      row = JSON.parse(m.value?.toString('utf8') ?? '') as SourceRow;
+      if (typeof row !== 'object' || row === null) throw new Error('not an object');
+      for (const f of ['id', 'grid', 'kind'] as const)
+        if (typeof row[f] !== 'string') throw new Error(`${f}: missing or not a string`);
+      for (const f of ['ts', 'value', 'received_at'] as const)
+        if (typeof row[f] !== 'number' || !Number.isFinite(row[f]))
+          throw new Error(`${f}: missing or not a number`);
+    } catch (err) {
+      const reason = (err as Error).message;
+      const [field, ...rest] = reason.includes(':') ? reason.split(':') : ['value', reason];
+      this.metrics.eventsRejected.inc({ source: task.source, reason: 'bad_message' });
+      this.dead.push(
+        deadLetterRow(
+          task.source,
+          `kafka:${m.topic}/${m.partition}@${m.offset}`,
+          'kafka',
+          { index: 0, field: field!, code: 'bad_message', reason: rest.join(':').trim() || reason },
+          m.value?.toString('utf8') ?? '',
+          now,
+        ),
+      );
+      return undefined;
+    }
+    const seq = partitionSeq(m.offset, m.partition);
+    row.seq = seq;
+    const list = this.raw.get(task.source) ?? [];
+    list.push(row);
+    this.raw.set(task.source, list);
+    const e: LoggedEvent = {
+      id: row.id as string,
+      source: task.source,
+      kind: row.kind as string,
+      ts: row.ts as number,
+      grid: row.grid as string,
+      value: row.value as number,
+      seq,
+      receivedAt: row.received_at as number,
+      partition: 0, // one partition per operator here: its watermark is this partition's
+    };
+    if (typeof row.device === 'string' && row.device !== '') e.device = row.device;
+    return e;
+  }
+
+  /**
+   * Stores what the owned partitions produced, sends partials and markers, stores the
+   * partitions' state, then commits their offsets. Retries until the store takes it: while it
+   * does, nothing is read (the consumer loop awaits this).
+   */
+  async checkpoint(): Promise<void> {
+    const now = this.clock();
+    this.lastCheckpoint = now;
+    const results = this.results;
+    const finals = this.finals;
+    const updates = this.updates;
+    const late = this.late;
+    const raw = this.raw;
+    const dead = this.dead;
+    const partials = this.partials;
+    this.results = [];
+    this.finals = [];
+    this.updates = [];
+    this.late = [];
+    this.raw = new Map();
+    this.dead = [];
+    this.partials = [];
+    this.pendingEvents = 0;
+    const tasks = [...this.tasks.values()].filter((t) => t.loaded);
+    const markers: OutMessage[] = [];
+    const states: Row[] = [];
+    for (const t of tasks) {
+      const idle =
+        now - t.lastEventWall >= Math.min(...t.operators.map((o) => durationMs(o.spec.idleTimeout)), 60_000);
+      const st: TaskState = { offset: t.offset, operators: {} };
+      for (const o of t.operators) {
+        st.operators[o.spec.name] = o.op.snapshot();
+        if (o.rollups) {
+          const m: PartialMessage = {
+            t: 'm',
+            w: o.spec.name,
+            p: t.partition,
+            wm: Number.isFinite(o.op.watermark) ? o.op.watermark : null,
+            idle,
+          };
+          markers.push({ key: o.spec.name, value: Buffer.from(JSON.stringify(m)) });
+        }
+      }
+      if (t.offset > t.checkpointed)
+        states.push({
+          processor: stageOneCheckpointName(t.topic, t.partition),
+          seq: t.offset,
+          created_at: Date.now(),
+          state: JSON.stringify(st),
+        });
+    }
+    const stored = await untilStored(
+      async () => {
+        for (const [source, rows] of raw) await this.store.insert(SOURCE_TABLES[source], rows);
+        await this.store.insert('window_results', results.map(windowRow));
+        await this.store.insert('late_events', late);
+        await this.store.insert('dead_letters', dead);
+        // Partials before markers, in one ordered send per key: the roll-up stage must have a
+        // window's grids before the watermark that closes it.
+        await this.producer.send(this.topics.partials, partials.concat(markers));
+        await this.producer.send(this.topics.windows, finals.map(encodeResult));
+        await this.producer.send(this.topics.windowUpdates, updates.map(encodeResult));
+        await this.store.insert('checkpoints', states);
+      },
+      {
+        consumer: this.consumer,
+        log: this.log,
+        what: 'windows',
+        stillOwned: () => tasks.some((t) => this.tasks.get(`${t.topic}/${t.partition}`) === t),
+      },
+    );
+    if (!stored) return;
+    const commits: (TopicPartition & { offset: number })[] = [];
+    for (const t of tasks) {
+      if (t.offset <= t.checkpointed) continue;
+      t.checkpointed = t.offset;
+      if (this.tasks.get(`${t.topic}/${t.partition}`) === t)
+        commits.push({ topic: t.topic, partition: t.partition, offset: t.offset + 1 });
+    }
+    this.consumer?.commit(commits);
+  }
+
+  private dropPendingOf(tps: readonly TopicPartition[]): void {
+    if (tps.length === 0) return;
+    // The group rebalances eagerly (every partition is revoked, then the new set assigned from
+    // the committed offsets), so all unstored output goes: the owners recompute it.
+    this.results = [];
+    this.finals = [];
+    this.updates = [];
+    this.late = [];
+    this.raw = new Map();
+    this.dead = [];
+    this.partials = [];
+    this.pendingEvents = 0;
+  }
+
+  /** Before stopping: what has been processed is stored and committed. */
+  async stop(): Promise<void> {
+    await this.checkpoint();
+  }
+}

@@ -1,0 +1,234 @@
+// Distributed mode, second stage: merges grid windows from every event partition into the
+// street / district / city roll-ups. It runs the same aligned-window operator as embedded mode,
+// fed with grid accumulators instead of events, and its watermark is the lowest of the upstream
+// partitions' (idle ones aside), so a district fires only once every partition has passed the
+// window's end: the result is the same merge one process would have made.
+//
+// Versions: a roll-up's version comes from the offsets of the partials it merged (one ordered
+// partition per spec), so a late grid raises it and a replay rewrites the same one.
+import type Kafka from 'node-rdkafka';
+import type { OrgTree } from '../config/org-tree.ts';
+import type { GridwatchConfig, WindowSpecConfig } from '../config/schema.ts';
+import { durationMs } from '../platform/duration.ts';
+import type { ConsumerStage, GroupConsumer, TopicPartition } from '../platform/kafka/consumer.ts';
+import type { KafkaProducer } from '../platform/kafka/producer.ts';
+import type { Topics } from '../platform/kafka/topics.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import type { Row, Store } from '../platform/store/store.ts';
+import { createOperator } from './operators.ts';
+import { encodeResult, type PartialMessage } from './partials.ts';
+import { untilStored } from './sink-retry.ts';
+import type { AlignedWindowOperator } from './window-operator.ts';
+import type { WindowResult } from './window-result.ts';
+import { windowRow } from './window-runner.ts';
+
+interface Upstream {
+  wm: number;
+  idle: boolean;
+}
+
+interface SpecMerge {
+  spec: WindowSpecConfig;
+  op: AlignedWindowOperator;
+  /** Upstream event partitions of the spec's source, by number. */
+  upstream: Map<number, Upstream>;
+  partitions: number;
+}
+
+interface Task {
+  topic: string;
+  partition: number;
+  specs: Map<string, SpecMerge>;
+  offset: number;
+  checkpointed: number;
+  loaded: boolean;
+}
+
+interface TaskState {
+  offset: number;
+  specs: Record<string, { op: unknown; upstream: [number, number, boolean][] }>;
+}
+
+export class RollupStage implements ConsumerStage {
+  private readonly tasks = new Map<string, Task>();
+  private results: WindowResult[] = [];
+  private lastCheckpoint = Date.now();
+  private rebalanced = false;
+  consumer: GroupConsumer | undefined;
+
+  constructor(
+    private readonly config: GridwatchConfig,
+    private readonly org: OrgTree,
+    private readonly store: Store,
+    private readonly producer: KafkaProducer,
+    private readonly topics: Topics,
+    /** Partition count of each source's event topic (the upstream of its specs). */
+    private readonly upstreamPartitions: (source: string) => number,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  assigned(tps: readonly TopicPartition[]): void {
+    this.rebalanced = true;
+    for (const tp of tps)
+      this.tasks.set(`${tp.topic}/${tp.partition}`, {
+        ...tp,
+        specs: new Map(),
+        offset: -1,
+        checkpointed: -1,
+        loaded: false,
+      });
+  }
+
+  revoked(tps: readonly TopicPartition[]): void {
+    this.rebalanced = true;
+    for (const tp of tps) this.tasks.delete(`${tp.topic}/${tp.partition}`);
+    this.results = []; // eager rebalance: every partition goes, and its owner recomputes
+  }
+
+  private merger(task: Task, name: string): SpecMerge | undefined {
+    let m = task.specs.get(name);
+    if (m) return m;
+    const spec = this.config.windows.find((w) => w.name === name);
+    if (!spec || spec.type === 'session') return undefined;
+    const levels = (spec.levels ?? ['grid']).filter((l) => l !== 'grid');
+    if (levels.length === 0) return undefined;
+    const op = createOperator(
+      { ...spec, levels },
+      this.org,
+      {
+        result: (r) => this.results.push(r),
+        late: () => {},
+        stateLimit: () => this.metrics.stateLimitHits.inc({ window: spec.name }),
+      },
+      this.config.processor.maxOpenWindows,
+    ) as AlignedWindowOperator;
+    m = { spec, op, upstream: new Map(), partitions: this.upstreamPartitions(spec.source) };
+    task.specs.set(name, m);
+    return m;
+  }
+
+  private async load(task: Task): Promise<void> {
+    const rows = await this.store.query<{ state: string }>(
+      'SELECT state FROM checkpoints WHERE processor = {p:String} ORDER BY seq DESC, created_at DESC LIMIT 1',
+      { p: rollupCheckpointName(task.topic, task.partition) },
+    );
+    if (rows[0]) {
+      const st = JSON.parse(rows[0].state) as TaskState;
+      for (const [name, s] of Object.entries(st.specs)) {
+        const m = this.merger(task, name);
+        if (!m) continue;
+        m.op.restore(s.op, this.clock());
+        for (const [p, wm, idle] of s.upstream) m.upstream.set(p, { wm, idle });
+        m.op.advanceWatermark(watermarkOf(m));
+      }
+      task.offset = task.checkpointed = st.offset;
+    }
+    task.loaded = true;
+  }
+
+  async handle(batch: readonly Kafka.Message[]): Promise<void> {
+    for (const t of this.tasks.values()) if (!t.loaded) await this.load(t);
+    let messages = batch;
+    if (this.rebalanced) {
+      this.rebalanced = false;
+      messages = [];
+    }
+    for (const msg of messages) {
+      const task = this.tasks.get(`${msg.topic}/${msg.partition}`);
+      if (!task?.loaded || msg.offset <= task.offset) continue;
+      task.offset = msg.offset;
+      let m: PartialMessage;
+      try {
+        m = JSON.parse(msg.value?.toString('utf8') ?? '') as PartialMessage;
+      } catch (err) {
+        // Our own stage wrote it: unreadable means a bug or a foreign producer. Skip, loudly.
+        this.log.error({ err, offset: msg.offset }, 'rollups: unreadable partial skipped');
+        continue;
+      }
+      const merge = this.merger(task, m.w);
+      if (!merge) continue;
+      if (m.t === 'g') {
+        m.a.q = msg.offset; // the version source: later partials of a spec have larger offsets
+        if (!merge.op.absorb(m.g, m.k, m.s, m.a)) this.metrics.lateEvents.inc({ window: m.w });
+      } else {
+        const prev = merge.upstream.get(m.p);
+        const wm = Math.max(prev?.wm ?? Number.NEGATIVE_INFINITY, m.wm ?? Number.NEGATIVE_INFINITY);
+        merge.upstream.set(m.p, { wm, idle: m.idle });
+        merge.op.advanceWatermark(watermarkOf(merge));
+      }
+    }
+    const now = this.clock();
+    if (now - this.lastCheckpoint >= durationMs(this.config.processor.checkpointInterval))
+      await this.checkpoint();
+  }
+
+  async checkpoint(): Promise<void> {
+    this.lastCheckpoint = this.clock();
+    const results = this.results;
+    this.results = [];
+    const tasks = [...this.tasks.values()].filter((t) => t.loaded && t.offset > t.checkpointed);
+    const states: Row[] = tasks.map((t) => {
+      const st: TaskState = { offset: t.offset, specs: {} };
+      for (const [name, m] of t.specs)
+        st.specs[name] = {
+          op: m.op.snapshot(),
+          upstream: [...m.upstream].map(([p, u]) => [p, Number.isFinite(u.wm) ? u.wm : -1e15, u.idle]),
+        };
+      return {
+        processor: rollupCheckpointName(t.topic, t.partition),
+        seq: t.offset,
+        created_at: Date.now(),
+        state: JSON.stringify(st),
+      };
+    });
+    const stored = await untilStored(
+      async () => {
+        await this.store.insert('window_results', results.map(windowRow));
+        await this.producer.send(this.topics.windows, results.filter((r) => r.final).map(encodeResult));
+        await this.store.insert('checkpoints', states);
+      },
+      {
+        consumer: this.consumer,
+        log: this.log,
+        what: 'rollups',
+        stillOwned: () =>
+          tasks.length === 0 || tasks.some((t) => this.tasks.get(`${t.topic}/${t.partition}`) === t),
+      },
+    );
+    if (!stored) return;
+    const commits: (TopicPartition & { offset: number })[] = [];
+    for (const t of tasks) {
+      t.checkpointed = t.offset;
+      if (this.tasks.get(`${t.topic}/${t.partition}`) === t)
+        commits.push({ topic: t.topic, partition: t.partition, offset: t.offset + 1 });
+    }
+    this.consumer?.commit(commits);
+  }
+
+  async stop(): Promise<void> {
+    await this.checkpoint();
+  }
+}
+
+export function rollupCheckpointName(topic: string, partition: number): string {
+  return `rollups/${topic}/${partition}`;
+}
+
+/**
+ * The lowest watermark of the upstream partitions that are active; if all are idle, the
+ * highest. Until every partition has reported, nothing is known (−∞).
+ */
+function watermarkOf(m: SpecMerge): number {
+  let active = Number.POSITIVE_INFINITY;
+  let idle = Number.NEGATIVE_INFINITY;
+  for (let p = 0; p < m.partitions; p++) {
+    const u = m.upstream.get(p);
+    if (!u) return Number.NEGATIVE_INFINITY;
+    if (u.idle) idle = Math.max(idle, u.wm);
+    else active = Math.min(active, u.wm);
+  }
+  return active !== Number.POSITIVE_INFINITY ? active : idle;
+}
