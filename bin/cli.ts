@@ -10,6 +10,7 @@ import { createLogger } from '../platform/logger.ts';
 import { detectCommand } from './detect.ts';
 import { startEmbedded } from './embedded.ts';
 import { replayCommand } from './replay.ts';
+import { roleCommands } from './role-commands.ts';
 import { simulateCommand } from './simulate.ts';
 
 const program = new Command()
@@ -96,6 +97,7 @@ program
 simulateCommand(program, fail);
 replayCommand(program, fail);
 detectCommand(program, fail);
+roleCommands(program, fail);
 
 function printBanner(
   url: string,

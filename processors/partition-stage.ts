@@ -38,6 +38,8 @@ interface Task {
   /** Offset covered by the stored checkpoint. */
   checkpointed: number;
   loaded: boolean;
+  /** A seek back to the checkpoint is under way. */
+  seeking: boolean;
   lastEventWall: number;
 }
 
@@ -64,8 +66,6 @@ export class PartitionStage implements ConsumerStage {
   private pendingEvents = 0;
   private lastCheckpoint = Date.now();
   private lastTick = 0;
-  /** A rebalance happened during the read that returned the batch in hand. */
-  private rebalanced = false;
   consumer: GroupConsumer | undefined;
 
   constructor(
@@ -92,7 +92,6 @@ export class PartitionStage implements ConsumerStage {
   }
 
   assigned(tps: readonly TopicPartition[]): void {
-    this.rebalanced = true;
     for (const tp of tps) {
       const source = this.sourceOf.get(tp.topic);
       if (!source) continue;
@@ -101,7 +100,6 @@ export class PartitionStage implements ConsumerStage {
   }
 
   revoked(tps: readonly TopicPartition[]): void {
-    this.rebalanced = true;
     // Unstored output of these partitions is dropped with them: the new owner recomputes it
     // from the last checkpoint, identically.
     for (const tp of tps) this.tasks.delete(`${tp.topic}/${tp.partition}`);
@@ -171,6 +169,7 @@ export class PartitionStage implements ConsumerStage {
       offset: -1,
       checkpointed: -1,
       loaded: false,
+      seeking: false,
       lastEventWall: this.clock(),
     };
   }
@@ -190,6 +189,8 @@ export class PartitionStage implements ConsumerStage {
       task.offset = task.checkpointed = st.offset;
       this.metrics.partitionRestores.inc({ group: 'process' });
     }
+    // No checkpoint: the partition is read from its start, and anything else is a gap.
+    else if (this.consumer) task.offset = task.checkpointed = (await this.consumer.lowOffset(task)) - 1;
     task.loaded = true;
     this.log.info(
       { topic: task.topic, partition: task.partition, fromOffset: task.offset },
@@ -198,18 +199,19 @@ export class PartitionStage implements ConsumerStage {
   }
 
   async handle(batch: readonly Kafka.Message[]): Promise<void> {
-    let messages = batch;
     for (const t of this.tasks.values()) if (!t.loaded) await this.load(t);
     const now = this.clock();
-    // Messages fetched around a rebalance may belong to the old assignment's positions: read
-    // again from the committed offsets instead, or a gap could open.
-    if (this.rebalanced) {
-      this.rebalanced = false;
-      messages = [];
-    }
-    for (const m of messages) {
+    for (const m of batch) {
       const task = this.tasks.get(`${m.topic}/${m.partition}`);
       if (!task?.loaded || m.offset <= task.offset) continue; // revoked, or covered by the checkpoint
+      if (task.offset >= 0 && m.offset > task.offset + 1) {
+        // A gap after the checkpoint: fetched for an earlier assignment. Read from the checkpoint.
+        if (!task.seeking)
+          this.consumer?.seek({ topic: task.topic, partition: task.partition }, task.offset + 1);
+        task.seeking = true;
+        continue;
+      }
+      task.seeking = false;
       task.offset = m.offset;
       const e = this.decode(task, m, now);
       if (!e) continue;

@@ -43,6 +43,8 @@ interface Task {
   offset: number;
   checkpointed: number;
   loaded: boolean;
+  /** A seek back to the checkpoint is under way. */
+  seeking: boolean;
 }
 
 interface TaskState {
@@ -54,7 +56,6 @@ export class RollupStage implements ConsumerStage {
   private readonly tasks = new Map<string, Task>();
   private results: WindowResult[] = [];
   private lastCheckpoint = Date.now();
-  private rebalanced = false;
   consumer: GroupConsumer | undefined;
 
   constructor(
@@ -71,7 +72,6 @@ export class RollupStage implements ConsumerStage {
   ) {}
 
   assigned(tps: readonly TopicPartition[]): void {
-    this.rebalanced = true;
     for (const tp of tps)
       this.tasks.set(`${tp.topic}/${tp.partition}`, {
         ...tp,
@@ -79,11 +79,11 @@ export class RollupStage implements ConsumerStage {
         offset: -1,
         checkpointed: -1,
         loaded: false,
+        seeking: false,
       });
   }
 
   revoked(tps: readonly TopicPartition[]): void {
-    this.rebalanced = true;
     for (const tp of tps) this.tasks.delete(`${tp.topic}/${tp.partition}`);
     this.results = []; // eager rebalance: every partition goes, and its owner recomputes
   }
@@ -126,19 +126,24 @@ export class RollupStage implements ConsumerStage {
       }
       task.offset = task.checkpointed = st.offset;
     }
+    // No checkpoint: the partition is read from its start, and anything else is a gap.
+    else if (this.consumer) task.offset = task.checkpointed = (await this.consumer.lowOffset(task)) - 1;
     task.loaded = true;
   }
 
   async handle(batch: readonly Kafka.Message[]): Promise<void> {
     for (const t of this.tasks.values()) if (!t.loaded) await this.load(t);
-    let messages = batch;
-    if (this.rebalanced) {
-      this.rebalanced = false;
-      messages = [];
-    }
-    for (const msg of messages) {
+    for (const msg of batch) {
       const task = this.tasks.get(`${msg.topic}/${msg.partition}`);
       if (!task?.loaded || msg.offset <= task.offset) continue;
+      if (task.offset >= 0 && msg.offset > task.offset + 1) {
+        // A gap after the checkpoint: fetched for an earlier assignment. Read from the checkpoint.
+        if (!task.seeking)
+          this.consumer?.seek({ topic: task.topic, partition: task.partition }, task.offset + 1);
+        task.seeking = true;
+        continue;
+      }
+      task.seeking = false;
       task.offset = msg.offset;
       let m: PartialMessage;
       try {

@@ -126,6 +126,26 @@ export class GroupConsumer {
     }
   }
 
+  /**
+   * Moves a partition's read position back to `offset` (the stage found a gap after its
+   * checkpoint: messages fetched for an earlier assignment). Errors are logged; the stage keeps
+   * refusing out-of-order offsets until the right one arrives.
+   */
+  seek(tp: TopicPartition, offset: number): void {
+    this.consumer.seek({ topic: tp.topic, partition: tp.partition, offset }, 0, (err) => {
+      if (err) this.log.warn({ err, ...tp, offset }, 'kafka consumer: seek failed');
+    });
+  }
+
+  /** The first offset still in a partition: where a partition with no checkpoint starts. */
+  lowOffset(tp: TopicPartition): Promise<number> {
+    return new Promise((resolve, reject) =>
+      this.consumer.queryWatermarkOffsets(tp.topic, tp.partition, 10_000, (err, w) =>
+        err ? reject(new GwErrors.BUS_UNAVAILABLE(err.message)) : resolve(w.lowOffset),
+      ),
+    );
+  }
+
   /** For the stage: 1 on the gauge while it waits for its sink instead of reading. */
   setPaused(paused: boolean): void {
     this.metrics.kafkaPaused.set({ group: this.opts.group }, paused ? 1 : 0);
