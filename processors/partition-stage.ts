@@ -229,31 +229,23 @@ export class PartitionStage implements ConsumerStage {
 
   /** The row as ingest logged it, completed with its place in the partition. */
   private decode(task: Task, m: Kafka.Message, now: number): LoggedEvent | undefined {
-    let row: SourceRow;
-    try {
-      row = JSON.parse(m.value?.toString('utf8') ?? '') as SourceRow;
-      if (typeof row !== 'object' || row === null) throw new Error('not an object');
-      for (const f of ['id', 'grid', 'kind'] as const)
-        if (typeof row[f] !== 'string') throw new Error(`${f}: missing or not a string`);
-      for (const f of ['ts', 'value', 'received_at'] as const)
-        if (typeof row[f] !== 'number' || !Number.isFinite(row[f]))
-          throw new Error(`${f}: missing or not a number`);
-    } catch (err) {
-      const reason = (err as Error).message;
-      const [field, ...rest] = reason.includes(':') ? reason.split(':') : ['value', reason];
+    const text = m.value?.toString('utf8') ?? '';
+    const read = readRow(text);
+    if (!read.ok) {
       this.metrics.eventsRejected.inc({ source: task.source, reason: 'bad_message' });
       this.dead.push(
         deadLetterRow(
           task.source,
           `kafka:${m.topic}/${m.partition}@${m.offset}`,
           'kafka',
-          { index: 0, field: field!, code: 'bad_message', reason: rest.join(':').trim() || reason },
-          m.value?.toString('utf8') ?? '',
+          { index: 0, field: read.field, code: 'bad_message', reason: read.reason },
+          text,
           now,
         ),
       );
       return undefined;
     }
+    const row = read.row;
     const seq = partitionSeq(m.offset, m.partition);
     row.seq = seq;
     const list = this.raw.get(task.source) ?? [];
@@ -301,8 +293,14 @@ export class PartitionStage implements ConsumerStage {
     const markers: OutMessage[] = [];
     const states: Row[] = [];
     for (const t of tasks) {
+      // Idle means no data to read, not data not yet read: a partition with a backlog (its owner
+      // busy or restoring) must hold the roll-ups back, or its grids would arrive late there.
+      const high = this.consumer?.highOffset(t) ?? -1;
       const idle =
-        now - t.lastEventWall >= Math.min(...t.operators.map((o) => durationMs(o.spec.idleTimeout)), 60_000);
+        now - t.lastEventWall >=
+          Math.min(...t.operators.map((o) => durationMs(o.spec.idleTimeout)), 60_000) &&
+        high >= 0 &&
+        high <= t.offset + 1;
       const st: TaskState = { offset: t.offset, operators: {} };
       for (const o of t.operators) {
         st.operators[o.spec.name] = o.op.snapshot();
@@ -374,4 +372,23 @@ export class PartitionStage implements ConsumerStage {
   async stop(): Promise<void> {
     await this.checkpoint();
   }
+}
+
+/** A logged row from a message, or what is wrong with it (ingest validated it; this is a guard). */
+function readRow(text: string): { ok: true; row: SourceRow } | { ok: false; field: string; reason: string } {
+  let row: unknown;
+  try {
+    row = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, field: '$', reason: `not JSON: ${(err as Error).message}` };
+  }
+  if (typeof row !== 'object' || row === null || Array.isArray(row))
+    return { ok: false, field: '$', reason: 'not a JSON object' };
+  const r = row as SourceRow;
+  for (const f of ['id', 'grid', 'kind'] as const)
+    if (typeof r[f] !== 'string') return { ok: false, field: f, reason: 'missing or not a string' };
+  for (const f of ['ts', 'value', 'received_at'] as const)
+    if (typeof r[f] !== 'number' || !Number.isFinite(r[f]))
+      return { ok: false, field: f, reason: 'missing or not a finite number' };
+  return { ok: true, row: r };
 }

@@ -7,6 +7,7 @@ import type { GridwatchConfig } from '../../config/schema.ts';
 import { GwErrors } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { throttledErrorLog } from './error-log.ts';
 import { kafkaClientSettings } from './settings.ts';
 
 export type TopicPartition = { topic: string; partition: number };
@@ -36,6 +37,8 @@ export class GroupConsumer {
   private running = false;
   private loop: Promise<void> | undefined;
   private lagAt = 0;
+  /** Offsets this member committed, for the lag gauge. */
+  private readonly committed = new Map<string, number>();
 
   constructor(
     config: GridwatchConfig,
@@ -72,11 +75,13 @@ export class GroupConsumer {
         this.stage.assigned(tps);
       } else if (err.code === -174) {
         this.metrics.kafkaRebalances.inc({ group: opts.group, kind: 'revoked' });
+        this.metrics.kafkaConsumerLag.reset(); // partitions no longer ours must not show a stale lag
+        this.committed.clear();
         this.log.info({ partitions: tps.map(name) }, 'kafka: partitions revoked');
         this.stage.revoked(tps);
       }
     });
-    this.consumer.on('event.error', (err) => this.log.warn({ err }, 'kafka consumer: error'));
+    this.consumer.on('event.error', throttledErrorLog(this.log, 'kafka consumer'));
   }
 
   async start(): Promise<void> {
@@ -121,6 +126,7 @@ export class GroupConsumer {
     if (offsets.length === 0) return;
     try {
       this.consumer.commitSync(offsets.map((o) => ({ ...o })));
+      for (const o of offsets) this.committed.set(`${o.topic}/${o.partition}`, o.offset);
     } catch (err) {
       this.log.warn({ err }, 'kafka consumer: commit refused (rebalance in progress?)');
     }
@@ -151,6 +157,15 @@ export class GroupConsumer {
     this.metrics.kafkaPaused.set({ group: this.opts.group }, paused ? 1 : 0);
   }
 
+  /** The partition's end as last seen by the fetcher (cached; -1 if not known yet). */
+  highOffset(tp: TopicPartition): number {
+    try {
+      return this.consumer.getWatermarkOffsets(tp.topic, tp.partition).highOffset;
+    } catch {
+      return -1;
+    }
+  }
+
   private updateLag(): void {
     const now = Date.now();
     if (now - this.lagAt < 2000) return;
@@ -162,17 +177,15 @@ export class GroupConsumer {
       return;
     }
     for (const a of assignments) {
-      try {
-        const w = this.consumer.getWatermarkOffsets(a.topic, a.partition);
-        const [pos] = this.consumer.position([{ topic: a.topic, partition: a.partition }]);
-        const next = pos && pos.offset >= 0 ? pos.offset : w.lowOffset;
-        this.metrics.kafkaConsumerLag.set(
-          { group: this.opts.group, topic: a.topic, partition: String(a.partition) },
-          Math.max(0, w.highOffset - next),
-        );
-      } catch {
-        // no offsets known yet
-      }
+      const high = this.highOffset(a);
+      if (high < 0) continue;
+      // Lag as Kafka tools report it: the partition's end minus the committed offset.
+      const committed = this.committed.get(`${a.topic}/${a.partition}`);
+      if (committed === undefined) continue;
+      this.metrics.kafkaConsumerLag.set(
+        { group: this.opts.group, topic: a.topic, partition: String(a.partition) },
+        Math.max(0, high - committed),
+      );
     }
   }
 

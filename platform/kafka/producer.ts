@@ -6,6 +6,7 @@ import type { GridwatchConfig } from '../../config/schema.ts';
 import { GwErrors } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { throttledErrorLog } from './error-log.ts';
 import { kafkaClientSettings } from './settings.ts';
 
 export interface OutMessage {
@@ -41,7 +42,7 @@ export class KafkaProducer {
       'message.timeout.ms': 120_000,
     } as Kafka.ProducerGlobalConfig);
     this.producer.on('delivery-report', (err, report) => (report.opaque as Delivered)(err));
-    this.producer.on('event.error', (err) => this.log.warn({ err }, 'kafka producer: error'));
+    this.producer.on('event.error', throttledErrorLog(this.log, 'kafka producer'));
   }
 
   async connect(): Promise<void> {
