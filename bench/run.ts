@@ -3,6 +3,7 @@
 import { alertingBench } from './alerting.bench.ts';
 import { fanoutBench } from './fanout.bench.ts';
 import { ingestBench } from './ingest.bench.ts';
+import { kafkaBench } from './kafka.bench.ts';
 import { printReport } from './report.ts';
 import { windowBench } from './window.bench.ts';
 
@@ -19,10 +20,12 @@ const fanout = await fanoutBench({
   rate: Number(process.env.BENCH_FANOUT_RATE ?? 100),
   seconds: Number(process.env.BENCH_FANOUT_SECS ?? 12),
 });
-printReport([...window.rows, ...ingest.rows, ...alerting.rows, ...fanout.rows], {
+const kafka = await kafkaBench({ events: Number(process.env.BENCH_KAFKA_EVENTS ?? 300_000) });
+printReport([...window.rows, ...ingest.rows, ...alerting.rows, ...fanout.rows, ...kafka.rows], {
   ...window.json,
   ...ingest.json,
   ...alerting.json,
   ...fanout.json,
+  ...kafka.json,
 });
 process.exit(0);
