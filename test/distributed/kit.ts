@@ -71,8 +71,10 @@ export function writeConfig(config: GridwatchConfig, dir: string, file = 'gridwa
 
 export interface RoleProcess {
   child: ChildProcess;
-  /** stderr so far, for failure messages. */
+  /** The tail of its output, for failure messages. */
   output(): string;
+  /** The HTTP address it printed on start (/metrics, /readyz), once it has. */
+  url(): string | undefined;
 }
 
 /** `gridwatch <role> -c <file>`, as a deployment runs it. */
@@ -81,13 +83,15 @@ export function startRole(role: string, configFile: string): RoleProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let url: string | undefined;
   const keep = (d: Buffer) => {
     out = (out + d.toString()).slice(-20_000);
+    url ??= new RegExp(`gridwatch ${role}: (\\S+)`).exec(out)?.[1];
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   process.once('exit', () => child.kill('SIGKILL'));
-  return { child, output: () => out };
+  return { child, output: () => out, url: () => url };
 }
 
 export async function stopRole(p: RoleProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
