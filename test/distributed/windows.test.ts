@@ -16,7 +16,7 @@ import { Metrics } from '../../platform/metrics.ts';
 import { Store } from '../../platform/store/store.ts';
 import { createOperator } from '../../processors/operators.ts';
 import type { WindowResult } from '../../processors/window-result.ts';
-import { tempDir, waitFor } from '../harness.ts';
+import { TEST_KEYS, tempDir, waitFor } from '../harness.ts';
 import {
   type Cluster,
   clusterConfig,
@@ -532,4 +532,56 @@ describe('process role in a consumer group (Kafka, 6 partitions)', () => {
     expect(dead[0]!.fields.length).toBeGreaterThan(3);
     await s.close();
   }, 600_000);
+
+  it('gridwatch ingest: 2xx only once Kafka has the records; bad records rejected beside them; a member windows them', async () => {
+    const s = new Scenario('in', 1_000);
+    await s.open();
+    const ingest = startRole('ingest', s.file);
+    roles.push(ingest);
+    s.members.push(ingest);
+    await waitFor('ingest listening', async () => ingest.url() !== undefined, 60_000);
+    const org = loadOrgTree(s.config);
+    const sensors = [...org.allDevices('sensor')]
+      .filter((d) => d.metrics?.includes('water_level'))
+      .slice(0, 5);
+    expect(sensors.length).toBe(5);
+    const ts = s.now - 50 * 60_000;
+    const good = sensors.map((d, i) => ({
+      id: `w${i}`,
+      device: d.id,
+      metric: 'water_level',
+      value: i + 1,
+      ts: ts + i,
+    }));
+    const res = await fetch(`${ingest.url()}/v1/ingest/sensor`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEYS.sensor}` },
+      body: JSON.stringify([...good, { device: sensors[0]!.id, metric: 'water_level', value: 'high', ts }]),
+    });
+    expect(res.status).toBe(207);
+    const body = (await res.json()) as {
+      accepted: number;
+      rejected: number;
+      records: { status: string; field?: string }[];
+    };
+    expect(body.accepted).toBe(5);
+    expect(body.records[5]).toMatchObject({ status: 'rejected', field: 'value' });
+    // Already in Kafka when answered: a member started only now windows them.
+    s.member();
+    await s.sendFlush();
+    await waitFor(
+      'the five readings windowed at grid level',
+      async () => {
+        const rows = await s.store.query<{ n: string }>(
+          `SELECT sum(count) AS n FROM window_results FINAL
+            WHERE window = 'sensor_1m' AND level = 'grid' AND final = 1 AND kind = 'water_level'
+              AND window_start < fromUnixTimestamp64Milli({h:Int64})`,
+          { h: s.horizon },
+        );
+        return Number(rows[0]?.n ?? 0) === 5;
+      },
+      120_000,
+    );
+    await s.close();
+  }, 300_000);
 });
