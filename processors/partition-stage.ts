@@ -12,6 +12,7 @@ import type Kafka from 'node-rdkafka';
 import type { OrgTree } from '../config/org-tree.ts';
 import { type GridwatchConfig, SOURCES, type SourceName, type WindowSpecConfig } from '../config/schema.ts';
 import { deadLetterRow } from '../ingest/dead-letters.ts';
+import { DedupIndex } from '../ingest/dedup.ts';
 import type { LoggedEvent, SourceRow } from '../ingest/envelope.ts';
 import { SOURCE_TABLES } from '../ingest/event-log.ts';
 import { durationMs } from '../platform/duration.ts';
@@ -22,7 +23,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Row, Store } from '../platform/store/store.ts';
 import { createOperator } from './operators.ts';
-import { encodeResult, type PartialMessage, partitionSeq } from './partials.ts';
+import { encodeResult, MAX_PARTITIONS, type PartialMessage, partitionSeq } from './partials.ts';
 import { untilStored } from './sink-retry.ts';
 import type { WindowOperator } from './window-operator.ts';
 import type { WindowResult } from './window-result.ts';
@@ -41,6 +42,8 @@ interface Task {
   /** A seek back to the checkpoint is under way. */
   seeking: boolean;
   lastEventWall: number;
+  /** Event ids seen on this partition (a grid's retries land on its partition), by ingest time. */
+  dedup: DedupIndex;
 }
 
 interface TaskState {
@@ -171,6 +174,10 @@ export class PartitionStage implements ConsumerStage {
       loaded: false,
       seeking: false,
       lastEventWall: this.clock(),
+      dedup: new DedupIndex(
+        durationMs(this.config.ingest.dedupWindow),
+        Math.max(10_000, Math.ceil(this.config.ingest.dedupMaxEntries / this.config.bus.kafka.partitions)),
+      ),
     };
   }
 
@@ -188,6 +195,7 @@ export class PartitionStage implements ConsumerStage {
       }
       task.offset = task.checkpointed = st.offset;
       this.metrics.partitionRestores.inc({ group: 'process' });
+      await this.restoreDedup(task);
     }
     // No checkpoint: the partition is read from its start, and anything else is a gap.
     else if (this.consumer) task.offset = task.checkpointed = (await this.consumer.lowOffset(task)) - 1;
@@ -196,6 +204,19 @@ export class PartitionStage implements ConsumerStage {
       { topic: task.topic, partition: task.partition, fromOffset: task.offset },
       'windows: partition state restored',
     );
+  }
+
+  /** Ids this partition stored up to its checkpoint, within the dedup window. */
+  private async restoreDedup(task: Task): Promise<void> {
+    const since = this.clock() - durationMs(this.config.ingest.dedupWindow);
+    const rows = await this.store.query<{ id: string; r: string }>(
+      `SELECT id, toUnixTimestamp64Milli(received_at) AS r FROM ${SOURCE_TABLES[task.source]}
+        WHERE seq % {n:UInt64} = {p:UInt64} AND seq <= {upTo:UInt64}
+          AND received_at >= fromUnixTimestamp64Milli({since:Int64})
+        ORDER BY seq`,
+      { n: MAX_PARTITIONS, p: task.partition, upTo: partitionSeq(task.offset, task.partition), since },
+    );
+    for (const r of rows) task.dedup.add(r.id, Number(r.r));
   }
 
   async handle(batch: readonly Kafka.Message[]): Promise<void> {
@@ -216,6 +237,16 @@ export class PartitionStage implements ConsumerStage {
       const e = this.decode(task, m, now);
       if (!e) continue;
       task.lastEventWall = now;
+      // A client's retry that reached another ingest node (or came after its restart) is the
+      // same id on the same partition: counted once. Ingest time keeps replays deterministic.
+      if (task.dedup.has(e.id, e.receivedAt)) {
+        this.metrics.eventsDuplicate.inc({ source: task.source });
+        continue;
+      }
+      task.dedup.add(e.id, e.receivedAt);
+      const list = this.raw.get(task.source) ?? [];
+      list.push(e.row);
+      this.raw.set(task.source, list);
       for (const o of task.operators) o.op.process(e, now);
       this.pendingEvents++;
     }
@@ -228,7 +259,7 @@ export class PartitionStage implements ConsumerStage {
   }
 
   /** The row as ingest logged it, completed with its place in the partition. */
-  private decode(task: Task, m: Kafka.Message, now: number): LoggedEvent | undefined {
+  private decode(task: Task, m: Kafka.Message, now: number): (LoggedEvent & { row: SourceRow }) | undefined {
     const text = m.value?.toString('utf8') ?? '';
     const read = readRow(text);
     if (!read.ok) {
@@ -248,10 +279,8 @@ export class PartitionStage implements ConsumerStage {
     const row = read.row;
     const seq = partitionSeq(m.offset, m.partition);
     row.seq = seq;
-    const list = this.raw.get(task.source) ?? [];
-    list.push(row);
-    this.raw.set(task.source, list);
-    const e: LoggedEvent = {
+    const e: LoggedEvent & { row: SourceRow } = {
+      row,
       id: row.id as string,
       source: task.source,
       kind: row.kind as string,
