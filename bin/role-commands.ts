@@ -84,7 +84,19 @@ export function roleCommands(program: Command, fail: (e: unknown) => never): voi
           if (stopping) return;
           stopping = true;
           handle.log.info({ signal }, 'shutting down');
-          await handle.close();
+          // What was not stored is not committed either, so giving up after a while loses
+          // nothing: the next owner replays it.
+          const deadline = setTimeout(() => {
+            handle.log.error('shutdown did not finish in 60 s (store or Kafka away?); exiting');
+            process.exit(1);
+          }, 60_000);
+          deadline.unref();
+          try {
+            await handle.close();
+          } catch (err) {
+            handle.log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          }
           process.exit(0);
         };
         process.on('SIGINT', () => void stop('SIGINT'));

@@ -69,6 +69,9 @@ export class PartitionStage implements ConsumerStage {
   private pendingEvents = 0;
   private lastCheckpoint = Date.now();
   private lastTick = 0;
+  /** Ingest's time bounds, applied again: a row from another producer must not poison a watermark. */
+  private readonly minTs: number;
+  private readonly maxFutureMs: number;
   consumer: GroupConsumer | undefined;
 
   constructor(
@@ -82,6 +85,8 @@ export class PartitionStage implements ConsumerStage {
     private readonly clock: () => number = Date.now,
   ) {
     for (const s of SOURCES) this.sourceOf.set(topics.events(s), s);
+    this.minTs = Date.parse(config.ingest.minTimestamp);
+    this.maxFutureMs = durationMs(config.ingest.maxFuture);
     for (const spec of config.windows) {
       if (spec.type === 'session' && (spec.levels ?? ['grid']).some((l) => l !== 'grid'))
         throw new Error(
@@ -206,6 +211,12 @@ export class PartitionStage implements ConsumerStage {
     );
   }
 
+  /** Nothing left to read on the partition, as far as the fetcher knows. */
+  private caughtUp(t: Task): boolean {
+    const high = this.consumer?.highOffset(t) ?? -1;
+    return high >= 0 && high <= t.offset + 1;
+  }
+
   /** Ids this partition stored up to its checkpoint, within the dedup window. */
   private async restoreDedup(task: Task): Promise<void> {
     const since = this.clock() - durationMs(this.config.ingest.dedupWindow);
@@ -220,19 +231,23 @@ export class PartitionStage implements ConsumerStage {
   }
 
   async handle(batch: readonly Kafka.Message[]): Promise<void> {
-    for (const t of this.tasks.values()) if (!t.loaded) await this.load(t);
+    for (const t of this.tasks.values())
+      if (!t.loaded)
+        await untilStored(() => this.load(t), {
+          consumer: this.consumer,
+          log: this.log,
+          what: 'windows restore',
+          stillOwned: () => this.tasks.get(`${t.topic}/${t.partition}`) === t,
+        });
     const now = this.clock();
     for (const m of batch) {
       const task = this.tasks.get(`${m.topic}/${m.partition}`);
       if (!task?.loaded || m.offset <= task.offset) continue; // revoked, or covered by the checkpoint
-      if (task.offset >= 0 && m.offset > task.offset + 1) {
-        // A gap after the checkpoint: fetched for an earlier assignment. Read from the checkpoint.
-        if (!task.seeking)
-          this.consumer?.seek({ topic: task.topic, partition: task.partition }, task.offset + 1);
-        task.seeking = true;
+      if (m.offset !== task.offset + 1) {
+        // A gap after the checkpoint (fetched for an earlier assignment): read from the checkpoint.
+        this.consumer?.realign(task);
         continue;
       }
-      task.seeking = false;
       task.offset = m.offset;
       const e = this.decode(task, m, now);
       if (!e) continue;
@@ -252,7 +267,13 @@ export class PartitionStage implements ConsumerStage {
     }
     if (now - this.lastTick >= 1000) {
       this.lastTick = now;
-      for (const t of this.tasks.values()) for (const o of t.operators) o.op.tick(now);
+      for (const t of this.tasks.values()) {
+        // Only a caught-up partition may count as idle: one with a backlog (its reading paused on
+        // the store, or behind other partitions' batches) would otherwise have its watermark moved
+        // on by the clock, and its backlog arrive late.
+        if (!this.caughtUp(t)) continue;
+        for (const o of t.operators) o.op.tick(now);
+      }
     }
     const interval = durationMs(this.config.processor.checkpointInterval);
     if (now - this.lastCheckpoint >= interval || this.pendingEvents >= 50_000) await this.checkpoint();
@@ -261,7 +282,7 @@ export class PartitionStage implements ConsumerStage {
   /** The row as ingest logged it, completed with its place in the partition. */
   private decode(task: Task, m: Kafka.Message, now: number): (LoggedEvent & { row: SourceRow }) | undefined {
     const text = m.value?.toString('utf8') ?? '';
-    const read = readRow(text);
+    const read = readRow(text, this.minTs, this.maxFutureMs);
     if (!read.ok) {
       this.metrics.eventsRejected.inc({ source: task.source, reason: 'bad_message' });
       this.dead.push(
@@ -324,12 +345,9 @@ export class PartitionStage implements ConsumerStage {
     for (const t of tasks) {
       // Idle means no data to read, not data not yet read: a partition with a backlog (its owner
       // busy or restoring) must hold the roll-ups back, or its grids would arrive late there.
-      const high = this.consumer?.highOffset(t) ?? -1;
       const idle =
         now - t.lastEventWall >=
-          Math.min(...t.operators.map((o) => durationMs(o.spec.idleTimeout)), 60_000) &&
-        high >= 0 &&
-        high <= t.offset + 1;
+          Math.min(...t.operators.map((o) => durationMs(o.spec.idleTimeout)), 60_000) && this.caughtUp(t);
       const st: TaskState = { offset: t.offset, operators: {} };
       for (const o of t.operators) {
         st.operators[o.spec.name] = o.op.snapshot();
@@ -404,7 +422,11 @@ export class PartitionStage implements ConsumerStage {
 }
 
 /** A logged row from a message, or what is wrong with it (ingest validated it; this is a guard). */
-function readRow(text: string): { ok: true; row: SourceRow } | { ok: false; field: string; reason: string } {
+function readRow(
+  text: string,
+  minTs: number,
+  maxFutureMs: number,
+): { ok: true; row: SourceRow } | { ok: false; field: string; reason: string } {
   let row: unknown;
   try {
     row = JSON.parse(text);
@@ -419,5 +441,10 @@ function readRow(text: string): { ok: true; row: SourceRow } | { ok: false; fiel
   for (const f of ['ts', 'value', 'received_at'] as const)
     if (typeof r[f] !== 'number' || !Number.isFinite(r[f]))
       return { ok: false, field: f, reason: 'missing or not a finite number' };
+  const ts = r.ts as number;
+  if (ts < minTs || ts > (r.received_at as number) + maxFutureMs)
+    return { ok: false, field: 'ts', reason: 'outside the accepted time range' };
+  if (r.device !== undefined && r.device !== null && typeof r.device !== 'string')
+    return { ok: false, field: 'device', reason: 'not a string' };
   return { ok: true, row: r };
 }

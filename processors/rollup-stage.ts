@@ -132,25 +132,31 @@ export class RollupStage implements ConsumerStage {
   }
 
   async handle(batch: readonly Kafka.Message[]): Promise<void> {
-    for (const t of this.tasks.values()) if (!t.loaded) await this.load(t);
+    for (const t of this.tasks.values())
+      if (!t.loaded)
+        await untilStored(() => this.load(t), {
+          consumer: this.consumer,
+          log: this.log,
+          what: 'rollups restore',
+          stillOwned: () => this.tasks.get(`${t.topic}/${t.partition}`) === t,
+        });
     for (const msg of batch) {
       const task = this.tasks.get(`${msg.topic}/${msg.partition}`);
       if (!task?.loaded || msg.offset <= task.offset) continue;
-      if (task.offset >= 0 && msg.offset > task.offset + 1) {
-        // A gap after the checkpoint: fetched for an earlier assignment. Read from the checkpoint.
-        if (!task.seeking)
-          this.consumer?.seek({ topic: task.topic, partition: task.partition }, task.offset + 1);
-        task.seeking = true;
+      if (msg.offset !== task.offset + 1) {
+        // A gap after the checkpoint (fetched for an earlier assignment): read from the checkpoint.
+        this.consumer?.realign(task);
         continue;
       }
-      task.seeking = false;
       task.offset = msg.offset;
-      let m: PartialMessage;
-      try {
-        m = JSON.parse(msg.value?.toString('utf8') ?? '') as PartialMessage;
-      } catch (err) {
+      const m = readPartial(msg.value?.toString('utf8') ?? '');
+      if (!m) {
         // Our own stage wrote it: unreadable means a bug or a foreign producer. Skip, loudly.
-        this.log.error({ err, offset: msg.offset }, 'rollups: unreadable partial skipped');
+        this.log.error(
+          { topic: msg.topic, partition: msg.partition, offset: msg.offset },
+          'rollups: malformed partial skipped',
+        );
+        this.metrics.eventsRejected.inc({ source: 'partials', reason: 'bad_message' });
         continue;
       }
       const merge = this.merger(task, m.w);
@@ -236,4 +242,31 @@ function watermarkOf(m: SpecMerge): number {
     else active = Math.min(active, u.wm);
   }
   return active !== Number.POSITIVE_INFINITY ? active : idle;
+}
+
+/** A partial or marker, or undefined if its shape is not one (a NaN watermark would stall a spec). */
+function readPartial(text: string): PartialMessage | undefined {
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof m !== 'object' || m === null) return undefined;
+  const p = m as Record<string, unknown>;
+  if (typeof p.w !== 'string') return undefined;
+  if (p.t === 'g')
+    return typeof p.g === 'string' &&
+      typeof p.k === 'string' &&
+      Number.isFinite(p.s) &&
+      typeof p.a === 'object' &&
+      p.a !== null &&
+      Number.isFinite((p.a as { c?: unknown }).c)
+      ? (p as unknown as PartialMessage)
+      : undefined;
+  if (p.t === 'm')
+    return Number.isInteger(p.p) && (p.wm === null || Number.isFinite(p.wm)) && typeof p.idle === 'boolean'
+      ? (p as unknown as PartialMessage)
+      : undefined;
+  return undefined;
 }

@@ -26,7 +26,10 @@ export async function untilStored(
       }
       o.log.error({ err, attempt }, `${o.what}: checkpoint failed; reading paused until it succeeds`);
       await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
-      if (!o.stillOwned()) return false;
+      if (!o.stillOwned()) {
+        o.consumer?.setPaused(false);
+        return false;
+      }
     }
   }
   if (paused) {

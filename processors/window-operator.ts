@@ -271,7 +271,8 @@ export class AlignedWindowOperator implements WindowOperator {
     }
     const acc = Accumulator.fromJSON(state, this.p.agg);
     kinds.set(kind, acc);
-    if (b.fired) this.lateFiring(b, grid, kind, acc);
+    // A window the watermark has passed fires now, even if this grid is the first to open it.
+    if (b.fired || end <= this.wm) this.lateFiring(b, grid, kind, acc);
     if (this.open > this.maxOpenWindows) this.shed();
     return true;
   }

@@ -75,7 +75,15 @@ export class GroupConsumer {
         this.stage.assigned(tps);
       } else if (err.code === -174) {
         this.metrics.kafkaRebalances.inc({ group: opts.group, kind: 'revoked' });
-        this.metrics.kafkaConsumerLag.reset(); // partitions no longer ours must not show a stale lag
+        // Partitions no longer ours must not show a stale lag (only this group's series).
+        for (const k of this.committed.keys()) {
+          const i = k.lastIndexOf('/');
+          this.metrics.kafkaConsumerLag.remove({
+            group: opts.group,
+            topic: k.slice(0, i),
+            partition: k.slice(i + 1),
+          });
+        }
         this.committed.clear();
         this.log.info({ partitions: tps.map(name) }, 'kafka: partitions revoked');
         this.stage.revoked(tps);
@@ -125,7 +133,11 @@ export class GroupConsumer {
   commit(offsets: readonly (TopicPartition & { offset: number })[]): void {
     if (offsets.length === 0) return;
     try {
-      this.consumer.commitSync(offsets.map((o) => ({ ...o })));
+      // Asynchronous: a synchronous commit blocks the event loop while the coordinator moves.
+      // The stored checkpoint is what counts; the commit only says where to resume reading.
+      this.consumer.commit(
+        offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
+      );
       for (const o of offsets) this.committed.set(`${o.topic}/${o.partition}`, o.offset);
     } catch (err) {
       this.log.warn({ err }, 'kafka consumer: commit refused (rebalance in progress?)');
@@ -133,14 +145,35 @@ export class GroupConsumer {
   }
 
   /**
-   * Moves a partition's read position back to `offset` (the stage found a gap after its
-   * checkpoint: messages fetched for an earlier assignment). Errors are logged; the stage keeps
-   * refusing out-of-order offsets until the right one arrives.
+   * Moves a partition's read position back to just after the stage's `offset` (the stage found a
+   * gap after its checkpoint: messages fetched for an earlier assignment). While the seek is under
+   * way the stage skips what arrives; once it is answered (or refused) the next out-of-order
+   * message may ask again.
    */
-  seek(tp: TopicPartition, offset: number): void {
-    this.consumer.seek({ topic: tp.topic, partition: tp.partition, offset }, 0, (err) => {
-      if (err) this.log.warn({ err, ...tp, offset }, 'kafka consumer: seek failed');
-    });
+  realign(task: TopicPartition & { offset: number; seeking: boolean }): void {
+    if (task.seeking) return;
+    task.seeking = true;
+    const { topic, partition } = task;
+    void this.lowOffset(task)
+      .catch(() => -1)
+      .then((low) => {
+        let to = task.offset + 1;
+        if (low > to) {
+          // Retention removed what the checkpoint did not cover: say so, go on from what is left.
+          this.log.error(
+            { topic, partition, from: to, to: low },
+            'kafka consumer: offsets lost to retention',
+          );
+          task.offset = low - 1;
+          to = low;
+        }
+        this.consumer.seek({ topic, partition, offset: to }, 5000, (err) => {
+          // Refused (say, the fetch has not started yet): the next out-of-order message asks again.
+          if (err)
+            this.log.warn({ err, topic, partition, offset: to }, 'kafka consumer: seek refused, will retry');
+          task.seeking = false;
+        });
+      });
   }
 
   /** The first offset still in a partition: where a partition with no checkpoint starts. */

@@ -60,18 +60,33 @@ export class KafkaProducer {
     if (messages.length === 0) return;
     const acks: Promise<void>[] = [];
     let failed = 0;
+    let produceError: unknown;
     for (const m of messages) {
+      let delivered!: Delivered;
       acks.push(
         new Promise<void>((resolve, reject) => {
-          const delivered: Delivered = (err) => {
+          delivered = (err) => {
             if (err) {
               failed++;
               reject(new GwErrors.BUS_UNAVAILABLE(`${topic}: ${err.message}`));
             } else resolve();
           };
-          void this.produce(topic, m, delivered).catch(reject);
         }),
       );
+      // In order: a full queue is waited out before the next message, never around it.
+      try {
+        await this.produce(topic, m, delivered);
+      } catch (e) {
+        produceError = e;
+        acks.pop();
+        failed += messages.length - acks.length;
+        break;
+      }
+    }
+    if (produceError !== undefined) {
+      await Promise.allSettled(acks);
+      this.metrics.kafkaProduceErrors.inc({ topic }, failed);
+      throw new GwErrors.BUS_UNAVAILABLE(`${topic}: ${(produceError as Error).message}`);
     }
     try {
       await Promise.all(acks);

@@ -58,7 +58,8 @@ export async function ensureTopics(config: GridwatchConfig): Promise<void> {
             topic,
             num_partitions: partitions,
             replication_factor: config.bus.kafka.replicationFactor,
-            config: { 'min.insync.replicas': String(Math.min(2, config.bus.kafka.replicationFactor)) },
+            // One replica may be lost without refusing acks=all writes.
+            config: { 'min.insync.replicas': String(Math.max(1, config.bus.kafka.replicationFactor - 1)) },
           },
           30_000,
           (err) => {
