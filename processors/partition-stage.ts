@@ -24,6 +24,7 @@ import type { Metrics } from '../platform/metrics.ts';
 import type { Row, Store } from '../platform/store/store.ts';
 import { createOperator } from './operators.ts';
 import { encodeResult, MAX_PARTITIONS, type PartialMessage, partitionSeq } from './partials.ts';
+import { insertRawRows } from './raw-rows.ts';
 import { untilStored } from './sink-retry.ts';
 import type { WindowOperator } from './window-operator.ts';
 import type { WindowResult } from './window-result.ts';
@@ -372,10 +373,14 @@ export class PartitionStage implements ConsumerStage {
     }
     const stored = await untilStored(
       async () => {
-        for (const [source, rows] of raw) await this.store.insert(SOURCE_TABLES[source], rows);
+        const refused: Row[] = [];
+        for (const [source, rows] of raw)
+          await insertRawRows(this.store, SOURCE_TABLES[source], source, rows, now, refused);
+        for (const d of refused)
+          this.metrics.eventsRejected.inc({ source: String(d.source), reason: 'store_refused' });
         await this.store.insert('window_results', results.map(windowRow));
         await this.store.insert('late_events', late);
-        await this.store.insert('dead_letters', dead);
+        await this.store.insert('dead_letters', dead.concat(refused));
         // Partials before markers, in one ordered send per key: the roll-up stage must have a
         // window's grids before the watermark that closes it.
         await this.producer.send(this.topics.partials, partials.concat(markers));

@@ -178,13 +178,15 @@ class Scenario {
   readonly horizon = this.now - 40 * 60_000;
   readonly gen: Gen[];
   readonly flush: LoggedEvent[] = [];
+  /** Events sent around the ingest path, for the reference too. */
+  readonly extra: LoggedEvent[] = [];
   readonly members: RoleProcess[] = [];
   private readonly metrics = new Metrics({ defaultMetrics: false });
   private readonly log = createLogger({ level: 'warn' });
   producer!: KafkaProducer;
   private ingest!: KafkaEventLog;
   store!: Store;
-  private readonly grids: string[];
+  readonly grids: string[];
 
   constructor(name: string, n: number) {
     this.config = clusterConfig(cluster, name, dir.path, { windows: windowsConfig() });
@@ -260,13 +262,14 @@ class Scenario {
 
   /** Waits until the store holds every window of the stream, then compares them exactly. */
   async expectEqualsOneProcess(): Promise<void> {
-    const expected = reference(this.config, this.gen.map((g) => g.event).concat(this.flush));
+    const expected = reference(this.config, this.gen.map((g) => g.event).concat(this.extra, this.flush));
     const wanted = [...expected.values()].filter((r) => r.end <= this.horizon);
     expect(wanted.length).toBeGreaterThan(500);
     expect(new Set(wanted.map((r) => r.level))).toEqual(new Set(['grid', 'street', 'district', 'city']));
-    const inHorizon = this.gen.filter(
-      (g) => Math.floor(g.event.ts / 60_000) * 60_000 + 60_000 <= this.horizon,
-    ).length;
+    const inHorizon = this.gen
+      .map((g) => g.event)
+      .concat(this.extra)
+      .filter((e) => Math.floor(e.ts / 60_000) * 60_000 + 60_000 <= this.horizon).length;
     const cityTotal = (rs: StoredRow[]) =>
       rs
         .filter((r) => r.window === 'sensor_1m' && r.level === 'city')
@@ -537,6 +540,39 @@ describe('process role in a consumer group (Kafka, 6 partitions)', () => {
       ),
     }));
     await s.producer.send(topic, again);
+    // Valid events whose extra columns the store refuses (a foreign producer's mistake): the
+    // partition must not stall on them; they count in windows and their raw rows are dead letters.
+    const refused = [0, 1, 2].map(
+      (i): LoggedEvent => ({
+        id: `refused${i}`,
+        source: 'sensor',
+        kind: KINDS[1]!,
+        ts: s.now - 70 * 60_000 + i * 1000,
+        grid: s.grids[i]!,
+        value: 7,
+        seq: 0,
+        receivedAt: s.now,
+      }),
+    );
+    await s.producer.send(
+      topic,
+      refused.map((e) => ({
+        key: e.grid,
+        value: Buffer.from(
+          JSON.stringify({
+            id: e.id,
+            ts: e.ts,
+            grid: e.grid,
+            kind: e.kind,
+            value: e.value,
+            device: '',
+            received_at: s.now,
+            attrs: 5,
+          }),
+        ),
+      })),
+    );
+    s.extra.push(...refused);
     await s.sendFlush();
     await s.expectEqualsOneProcess();
     const dead = await s.store.query<{ n: string; fields: string[]; empty: string }>(
@@ -544,6 +580,10 @@ describe('process role in a consumer group (Kafka, 6 partitions)', () => {
          FROM dead_letters WHERE key_name = 'kafka' AND code = 'bad_message'`,
     );
     expect(Number(dead[0]!.n)).toBe(bad.length);
+    const refusedRows = await s.store.query<{ n: string }>(
+      `SELECT count() AS n FROM dead_letters WHERE key_name = 'kafka' AND code = 'store_refused' AND raw LIKE '%refused%'`,
+    );
+    expect(Number(refusedRows[0]!.n)).toBe(3);
     expect(Number(dead[0]!.empty)).toBe(0);
     expect(dead[0]!.fields.length).toBeGreaterThan(3);
     await s.close();
