@@ -25,6 +25,17 @@ export interface LogItem {
 
 export type AppendStatus = 'accepted' | 'duplicate';
 
+/** The envelope's fields in the stored row (in place: object spread costs ~20x on this hot path). */
+export function completeRow(row: SourceRow, event: GovEvent, receivedAt: number): void {
+  row.id = event.id;
+  row.ts = event.ts;
+  row.received_at = receivedAt;
+  row.grid = event.grid;
+  row.kind = event.kind;
+  row.value = event.value;
+  row.device = event.device ?? '';
+}
+
 /** Where ingest appends: the embedded log (the store) or Kafka (distributed mode). */
 export interface EventAppender {
   /** Resolves per record once durable; rejects if the log could not take them. */
@@ -153,13 +164,7 @@ export class EventLog implements EventAppender {
         logged.seq = ++this.seq;
         logged.receivedAt = now;
         row.seq = logged.seq;
-        row.id = event.id;
-        row.ts = event.ts;
-        row.received_at = now;
-        row.grid = event.grid;
-        row.kind = event.kind;
-        row.value = event.value;
-        row.device = event.device ?? '';
+        completeRow(row, event, now);
         t.rows.push(row);
         t.events.push(logged);
         t.keys.push(key);

@@ -10,7 +10,7 @@ import type { KafkaProducer, OutMessage } from '../platform/kafka/producer.ts';
 import type { Topics } from '../platform/kafka/topics.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { DedupIndex } from './dedup.ts';
-import type { AppendStatus, EventAppender, LogItem } from './event-log.ts';
+import { type AppendStatus, completeRow, type EventAppender, type LogItem } from './event-log.ts';
 
 export class KafkaEventLog implements EventAppender {
   private readonly dedup: DedupIndex;
@@ -44,13 +44,7 @@ export class KafkaEventLog implements EventAppender {
         continue;
       }
       inBatch.add(key);
-      row.id = event.id;
-      row.ts = event.ts;
-      row.received_at = now;
-      row.grid = event.grid;
-      row.kind = event.kind;
-      row.value = event.value;
-      row.device = event.device ?? '';
+      completeRow(row, event, now);
       messages.push({ key: event.grid, value: Buffer.from(JSON.stringify(row)) });
       keys.push(key);
       statuses.push('accepted');

@@ -22,6 +22,7 @@ import type { Topics } from '../platform/kafka/topics.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Row, Store } from '../platform/store/store.ts';
+import { checkpointRow, lateRow, latestCheckpoint } from './checkpoints.ts';
 import { createOperator } from './operators.ts';
 import { encodeResult, MAX_PARTITIONS, type PartialMessage, partitionSeq } from './partials.ts';
 import { insertRawRows } from './raw-rows.ts';
@@ -34,7 +35,13 @@ interface Task {
   topic: string;
   partition: number;
   source: SourceName;
-  operators: { op: WindowOperator; spec: WindowSpecConfig; storeGrid: boolean; rollups: boolean }[];
+  operators: {
+    op: WindowOperator;
+    spec: WindowSpecConfig;
+    storeGrid: boolean;
+    rollups: boolean;
+    idleMs: number;
+  }[];
   /** Last offset reflected in the operators; -1 before the first. */
   offset: number;
   /** Offset covered by the stored checkpoint. */
@@ -60,14 +67,7 @@ export class PartitionStage implements ConsumerStage {
   private readonly tasks = new Map<string, Task>();
   private readonly sourceOf = new Map<string, SourceName>();
   /** Emitted since the last checkpoint. */
-  private results: WindowResult[] = [];
-  private finals: WindowResult[] = [];
-  private updates: WindowResult[] = [];
-  private partials: OutMessage[] = [];
-  private late: Row[] = [];
-  private raw = new Map<SourceName, SourceRow[]>();
-  private dead: Row[] = [];
-  private pendingEvents = 0;
+  private out = pendingOutput();
   private lastCheckpoint = Date.now();
   private lastTick = 0;
   /** Ingest's time bounds, applied again: a row from another producer must not poison a watermark. */
@@ -130,24 +130,11 @@ export class PartitionStage implements ConsumerStage {
           {
             result: (r) => {
               if (!storeGrid) return;
-              this.results.push(r);
-              (r.final ? this.finals : this.updates).push(r);
+              (r.final ? this.out.finals : this.out.updates).push(r);
             },
             late: (e, wm) => {
               this.metrics.lateEvents.inc({ window: spec.name });
-              this.late.push({
-                window: spec.name,
-                seq: e.seq,
-                partition,
-                id: e.id,
-                source: e.source,
-                kind: e.kind,
-                grid: e.grid,
-                ts: e.ts,
-                value: e.value,
-                watermark: Math.max(0, wm),
-                received_at: e.receivedAt,
-              });
+              this.out.late.push(lateRow(spec.name, e, partition, wm));
             },
             stateLimit: () => this.metrics.stateLimitHits.inc({ window: spec.name }),
             ...(rollups
@@ -161,14 +148,14 @@ export class PartitionStage implements ConsumerStage {
                       s: r.start,
                       a: acc.toJSON(),
                     };
-                    this.partials.push({ key: spec.name, value: Buffer.from(JSON.stringify(m)) });
+                    this.out.partials.push({ key: spec.name, value: Buffer.from(JSON.stringify(m)) });
                   },
                 }
               : {}),
           },
           this.config.processor.maxOpenWindows,
         );
-        return { op, spec, storeGrid, rollups };
+        return { op, spec, storeGrid, rollups, idleMs: durationMs(spec.idleTimeout) };
       });
     return {
       topic,
@@ -188,12 +175,9 @@ export class PartitionStage implements ConsumerStage {
   }
 
   private async load(task: Task): Promise<void> {
-    const rows = await this.store.query<{ state: string }>(
-      'SELECT state FROM checkpoints WHERE processor = {p:String} ORDER BY seq DESC, created_at DESC LIMIT 1',
-      { p: stageOneCheckpointName(task.topic, task.partition) },
-    );
-    if (rows[0]) {
-      const st = JSON.parse(rows[0].state) as TaskState;
+    const saved = await latestCheckpoint(this.store, stageOneCheckpointName(task.topic, task.partition));
+    if (saved) {
+      const st = JSON.parse(saved.state) as TaskState;
       const now = this.clock();
       for (const o of task.operators) {
         const snap = st.operators[o.spec.name];
@@ -260,11 +244,11 @@ export class PartitionStage implements ConsumerStage {
         continue;
       }
       task.dedup.add(e.id, e.receivedAt);
-      const list = this.raw.get(task.source) ?? [];
+      const list = this.out.raw.get(task.source) ?? [];
       list.push(e.row);
-      this.raw.set(task.source, list);
+      this.out.raw.set(task.source, list);
       for (const o of task.operators) o.op.process(e, now);
-      this.pendingEvents++;
+      this.out.events++;
     }
     if (now - this.lastTick >= 1000) {
       this.lastTick = now;
@@ -277,7 +261,7 @@ export class PartitionStage implements ConsumerStage {
       }
     }
     const interval = durationMs(this.config.processor.checkpointInterval);
-    if (now - this.lastCheckpoint >= interval || this.pendingEvents >= 50_000) await this.checkpoint();
+    if (now - this.lastCheckpoint >= interval || this.out.events >= 50_000) await this.checkpoint();
   }
 
   /** The row as ingest logged it, completed with its place in the partition. */
@@ -286,7 +270,7 @@ export class PartitionStage implements ConsumerStage {
     const read = readRow(text, this.minTs, this.maxFutureMs);
     if (!read.ok) {
       this.metrics.eventsRejected.inc({ source: task.source, reason: 'bad_message' });
-      this.dead.push(
+      this.out.dead.push(
         deadLetterRow(
           task.source,
           `kafka:${m.topic}/${m.partition}@${m.offset}`,
@@ -325,30 +309,15 @@ export class PartitionStage implements ConsumerStage {
   async checkpoint(): Promise<void> {
     const now = this.clock();
     this.lastCheckpoint = now;
-    const results = this.results;
-    const finals = this.finals;
-    const updates = this.updates;
-    const late = this.late;
-    const raw = this.raw;
-    const dead = this.dead;
-    const partials = this.partials;
-    this.results = [];
-    this.finals = [];
-    this.updates = [];
-    this.late = [];
-    this.raw = new Map();
-    this.dead = [];
-    this.partials = [];
-    this.pendingEvents = 0;
+    const { finals, updates, late, raw, dead, partials } = this.out;
+    this.out = pendingOutput();
     const tasks = [...this.tasks.values()].filter((t) => t.loaded);
     const markers: OutMessage[] = [];
     const states: Row[] = [];
     for (const t of tasks) {
       // Idle means no data to read, not data not yet read: a partition with a backlog (its owner
       // busy or restoring) must hold the roll-ups back, or its grids would arrive late there.
-      const idle =
-        now - t.lastEventWall >=
-          Math.min(...t.operators.map((o) => durationMs(o.spec.idleTimeout)), 60_000) && this.caughtUp(t);
+      const caughtUp = this.caughtUp(t);
       const st: TaskState = { offset: t.offset, operators: {} };
       for (const o of t.operators) {
         st.operators[o.spec.name] = o.op.snapshot();
@@ -358,18 +327,13 @@ export class PartitionStage implements ConsumerStage {
             w: o.spec.name,
             p: t.partition,
             wm: Number.isFinite(o.op.watermark) ? o.op.watermark : null,
-            idle,
+            idle: caughtUp && now - t.lastEventWall >= o.idleMs,
           };
           markers.push({ key: o.spec.name, value: Buffer.from(JSON.stringify(m)) });
         }
       }
       if (t.offset > t.checkpointed)
-        states.push({
-          processor: stageOneCheckpointName(t.topic, t.partition),
-          seq: t.offset,
-          created_at: Date.now(),
-          state: JSON.stringify(st),
-        });
+        states.push(checkpointRow(stageOneCheckpointName(t.topic, t.partition), t.offset, st));
     }
     const stored = await untilStored(
       async () => {
@@ -378,7 +342,7 @@ export class PartitionStage implements ConsumerStage {
           await insertRawRows(this.store, SOURCE_TABLES[source], source, rows, now, refused);
         for (const d of refused)
           this.metrics.eventsRejected.inc({ source: String(d.source), reason: 'store_refused' });
-        await this.store.insert('window_results', results.map(windowRow));
+        await this.store.insert('window_results', finals.concat(updates).map(windowRow));
         await this.store.insert('late_events', late);
         await this.store.insert('dead_letters', dead.concat(refused));
         // Partials before markers, in one ordered send per key: the roll-up stage must have a
@@ -396,28 +360,14 @@ export class PartitionStage implements ConsumerStage {
       },
     );
     if (!stored) return;
-    const commits: (TopicPartition & { offset: number })[] = [];
-    for (const t of tasks) {
-      if (t.offset <= t.checkpointed) continue;
-      t.checkpointed = t.offset;
-      if (this.tasks.get(`${t.topic}/${t.partition}`) === t)
-        commits.push({ topic: t.topic, partition: t.partition, offset: t.offset + 1 });
-    }
-    this.consumer?.commit(commits);
+    this.consumer?.commitStored(tasks, (t) => this.tasks.get(`${t.topic}/${t.partition}`) === t);
   }
 
   private dropPendingOf(tps: readonly TopicPartition[]): void {
     if (tps.length === 0) return;
     // The group rebalances eagerly (every partition is revoked, then the new set assigned from
     // the committed offsets), so all unstored output goes: the owners recompute it.
-    this.results = [];
-    this.finals = [];
-    this.updates = [];
-    this.late = [];
-    this.raw = new Map();
-    this.dead = [];
-    this.partials = [];
-    this.pendingEvents = 0;
+    this.out = pendingOutput();
   }
 
   /** Before stopping: what has been processed is stored and committed. */
@@ -452,4 +402,17 @@ function readRow(
   if (r.device !== undefined && r.device !== null && typeof r.device !== 'string')
     return { ok: false, field: 'device', reason: 'not a string' };
   return { ok: true, row: r };
+}
+
+/** What the stage emitted since its last checkpoint, stored and sent together by the next one. */
+function pendingOutput() {
+  return {
+    finals: [] as WindowResult[],
+    updates: [] as WindowResult[],
+    partials: [] as OutMessage[],
+    late: [] as Row[],
+    raw: new Map<SourceName, SourceRow[]>(),
+    dead: [] as Row[],
+    events: 0,
+  };
 }

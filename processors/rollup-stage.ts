@@ -16,6 +16,7 @@ import type { Topics } from '../platform/kafka/topics.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Row, Store } from '../platform/store/store.ts';
+import { checkpointRow, latestCheckpoint } from './checkpoints.ts';
 import { createOperator } from './operators.ts';
 import { encodeResult, type PartialMessage } from './partials.ts';
 import { untilStored } from './sink-retry.ts';
@@ -111,12 +112,9 @@ export class RollupStage implements ConsumerStage {
   }
 
   private async load(task: Task): Promise<void> {
-    const rows = await this.store.query<{ state: string }>(
-      'SELECT state FROM checkpoints WHERE processor = {p:String} ORDER BY seq DESC, created_at DESC LIMIT 1',
-      { p: rollupCheckpointName(task.topic, task.partition) },
-    );
-    if (rows[0]) {
-      const st = JSON.parse(rows[0].state) as TaskState;
+    const saved = await latestCheckpoint(this.store, rollupCheckpointName(task.topic, task.partition));
+    if (saved) {
+      const st = JSON.parse(saved.state) as TaskState;
       for (const [name, s] of Object.entries(st.specs)) {
         const m = this.merger(task, name);
         if (!m) continue;
@@ -188,12 +186,7 @@ export class RollupStage implements ConsumerStage {
           op: m.op.snapshot(),
           upstream: [...m.upstream].map(([p, u]) => [p, Number.isFinite(u.wm) ? u.wm : -1e15, u.idle]),
         };
-      return {
-        processor: rollupCheckpointName(t.topic, t.partition),
-        seq: t.offset,
-        created_at: Date.now(),
-        state: JSON.stringify(st),
-      };
+      return checkpointRow(rollupCheckpointName(t.topic, t.partition), t.offset, st);
     });
     const stored = await untilStored(
       async () => {
@@ -210,13 +203,7 @@ export class RollupStage implements ConsumerStage {
       },
     );
     if (!stored) return;
-    const commits: (TopicPartition & { offset: number })[] = [];
-    for (const t of tasks) {
-      t.checkpointed = t.offset;
-      if (this.tasks.get(`${t.topic}/${t.partition}`) === t)
-        commits.push({ topic: t.topic, partition: t.partition, offset: t.offset + 1 });
-    }
-    this.consumer?.commit(commits);
+    this.consumer?.commitStored(tasks, (t) => this.tasks.get(`${t.topic}/${t.partition}`) === t);
   }
 
   async stop(): Promise<void> {

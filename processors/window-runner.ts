@@ -11,6 +11,7 @@ import { durationMs } from '../platform/duration.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Row, Store } from '../platform/store/store.ts';
+import { checkpointRow, lateRow, latestCheckpoint } from './checkpoints.ts';
 import { createOperator } from './operators.ts';
 import type { WindowOperator } from './window-operator.ts';
 import { WINDOW_UPDATES_TOPIC, WINDOWS_TOPIC, type WindowResult } from './window-result.ts';
@@ -57,19 +58,7 @@ export class WindowRunner {
           },
           late: (e, wm) => {
             this.metrics.lateEvents.inc({ window: spec.name });
-            this.late.push({
-              window: spec.name,
-              seq: e.seq,
-              partition: e.partition ?? 0,
-              id: e.id,
-              source: e.source,
-              kind: e.kind,
-              grid: e.grid,
-              ts: e.ts,
-              value: e.value,
-              watermark: Math.max(0, wm),
-              received_at: e.receivedAt,
-            });
+            this.late.push(lateRow(spec.name, e, e.partition ?? 0, wm));
           },
           stateLimit: () => this.metrics.stateLimitHits.inc({ window: spec.name }),
         },
@@ -80,12 +69,9 @@ export class WindowRunner {
 
   /** Restores the last checkpoint and replays the log after it; then follows the bus live. */
   async start(): Promise<void> {
-    const rows = await this.store.query<{ seq: string; state: string }>(
-      'SELECT seq, state FROM checkpoints WHERE processor = {p:String} ORDER BY seq DESC, created_at DESC LIMIT 1',
-      { p: PROCESSOR },
-    );
-    if (rows[0]) {
-      const cp = JSON.parse(rows[0].state) as Checkpoint;
+    const saved = await latestCheckpoint(this.store, PROCESSOR);
+    if (saved) {
+      const cp = JSON.parse(saved.state) as Checkpoint;
       for (const op of this.operators) {
         const snap = cp.operators[op.name];
         if (snap) op.restore(snap, this.clock());
@@ -178,9 +164,7 @@ export class WindowRunner {
       await this.store.insert('window_results', results.map(windowRow));
       await this.store.insert('late_events', late);
       if (seq > this.checkpointSeq || results.length > 0 || late.length > 0) {
-        await this.store.insert('checkpoints', [
-          { processor: PROCESSOR, seq, created_at: Date.now(), state: JSON.stringify(state) },
-        ]);
+        await this.store.insert('checkpoints', [checkpointRow(PROCESSOR, seq, state)]);
         this.checkpointSeq = seq;
         this.metrics.checkpointSeq.set(seq);
       }

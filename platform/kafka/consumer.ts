@@ -129,8 +129,25 @@ export class GroupConsumer {
     }
   }
 
+  /**
+   * After a stage stored a checkpoint covering these partitions up to `offset`: marks them
+   * checkpointed and commits the next offsets of those still `owned`.
+   */
+  commitStored<T extends TopicPartition & { offset: number; checkpointed: number }>(
+    parts: readonly T[],
+    owned: (p: T) => boolean,
+  ): void {
+    const commits: (TopicPartition & { offset: number })[] = [];
+    for (const p of parts) {
+      if (p.offset <= p.checkpointed) continue;
+      p.checkpointed = p.offset;
+      if (owned(p)) commits.push({ topic: p.topic, partition: p.partition, offset: p.offset + 1 });
+    }
+    this.commit(commits);
+  }
+
   /** Commits the next offsets to read; an offset of a partition no longer ours is refused harmlessly. */
-  commit(offsets: readonly (TopicPartition & { offset: number })[]): void {
+  private commit(offsets: readonly (TopicPartition & { offset: number })[]): void {
     if (offsets.length === 0) return;
     try {
       // Asynchronous: a synchronous commit blocks the event loop while the coordinator moves.
