@@ -109,6 +109,8 @@ export function renderSms(event: SmsEvent, locale: SmsLocale, fields: SmsFields,
   const template = TEMPLATES[locale][event];
   const sig = signature(signName).shown;
   const more = Math.max(0, Math.floor(fields.more));
+  // The count of further alerts is dropped from the text last of all (the console lists them).
+  let shownMore = more;
   const v: Vars = {
     tier: clean(fields.tier),
     title: clean(fields.title),
@@ -116,14 +118,14 @@ export function renderSms(event: SmsEvent, locale: SmsLocale, fields: SmsFields,
     summary: clean(fields.summary),
     time: clean(fields.time),
   };
-  const fits = (x: Vars) => measure(sig + template(x, more)).fits;
+  const fits = (x: Vars) => measure(sig + template(x, shownMore)).fits;
 
   // Cuts field `k` to the longest prefix (not shorter than `floor` code points) that fits.
   const shrink = (k: Cuttable, floor: number): boolean => {
     const original = v[k];
     const chars = Array.from(original);
     // '…' costs one unit in UCS-2 but forces UCS-2 on a GSM-7 text, where '...' is cheaper.
-    const ell = measure(sig + template({ ...v, [k]: '' }, more)).encoding === 'UCS-2' ? '…' : '...';
+    const ell = measure(sig + template({ ...v, [k]: '' }, shownMore)).encoding === 'UCS-2' ? '…' : '...';
     const at = (n: number) => (n >= chars.length ? original : cut(chars, n, ell));
     const ok = (n: number) => fits({ ...v, [k]: at(n) });
     let lo = Math.min(floor, chars.length);
@@ -143,7 +145,8 @@ export function renderSms(event: SmsEvent, locale: SmsLocale, fields: SmsFields,
 
   if (!fits(v)) {
     // Summary first; area and title down to a recognisable stub; the time whole or not at all;
-    // then area and title entirely. Tier, signature and instructions are never touched.
+    // then area and title entirely; then the count of further alerts. Tier, signature and
+    // instructions are never touched.
     const steps: [Cuttable, number][] = [
       ['summary', 0],
       ['area', 6],
@@ -158,8 +161,9 @@ export function renderSms(event: SmsEvent, locale: SmsLocale, fields: SmsFields,
         v[k] = '';
       } else if (shrink(k, floor)) break;
     }
+    if (!fits(v)) shownMore = 0;
   }
-  const text = template(v, more);
+  const text = template(v, shownMore);
   const m = measure(sig + text);
   return {
     text,
