@@ -22,6 +22,7 @@ const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'int' | '
   GRIDWATCH_SIMULATOR: { path: ['simulator', 'enabled'], type: 'bool' },
   GRIDWATCH_KAFKA_BROKERS: { path: ['bus', 'kafka', 'brokers'], type: 'string' },
   GRIDWATCH_KAFKA_TOPIC_PREFIX: { path: ['bus', 'kafka', 'topicPrefix'], type: 'string' },
+  GRIDWATCH_REDIS_URL: { path: ['state', 'redis', 'url'], type: 'string' },
 };
 
 export interface LoadOptions {
@@ -57,6 +58,8 @@ export function loadConfig(opts: LoadOptions = {}): GridwatchConfig {
   if (env.GRIDWATCH_CLICKHOUSE_URL) setPath(raw as Record<string, unknown>, ['store', 'mode'], 'server');
   // Kafka brokers in the environment mean: run on Kafka.
   if (env.GRIDWATCH_KAFKA_BROKERS) setPath(raw as Record<string, unknown>, ['bus', 'mode'], 'kafka');
+  // A Redis URL in the environment means: share state through it.
+  if (env.GRIDWATCH_REDIS_URL) setPath(raw as Record<string, unknown>, ['state', 'mode'], 'redis');
   return validateConfig(raw);
 }
 

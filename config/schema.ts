@@ -442,6 +442,31 @@ export const ConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    state: T.Object(
+      {
+        mode: T.Union([T.Literal('memory'), T.Literal('redis')], {
+          default: 'memory',
+          description: 'memory: one process (embedded); redis: shared by alert and console roles',
+        }),
+        redis: T.Object(
+          {
+            url: T.String({
+              default: 'redis://127.0.0.1:6379',
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: documents the config's ${VAR} interpolation
+              description: 'redis[s]://[user:password@]host:port[/db]; the password via ${ENV}',
+            }),
+            keyPrefix: T.String({ pattern: '^[A-Za-z0-9._:-]{0,64}$', default: 'gridwatch:' }),
+            leaseTtl: Duration('6s', 'an alert engine that stops renewing its lease is replaced after this'),
+            commandTimeout: Duration(
+              '10s',
+              'an officer action forwarded to the alert engine fails after this',
+            ),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     ingest: T.Object(
       {
         maxRecordsPerRequest: T.Integer({ minimum: 1, maximum: 100_000, default: 10_000 }),

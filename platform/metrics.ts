@@ -224,6 +224,41 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly leaseHeld = new Gauge({
+    name: 'gridwatch_lease_held',
+    help: '1 while this process holds the named lease (the active alert engine), else 0',
+    labelNames: ['lease'] as const,
+    registers: [this.registry],
+  });
+  readonly leaseEvents = new Counter({
+    name: 'gridwatch_lease_events_total',
+    help: 'Lease acquisitions, losses and re-establishments after Redis lost it, per lease',
+    labelNames: ['lease', 'event'] as const,
+    registers: [this.registry],
+  });
+  readonly redisErrors = new Counter({
+    name: 'gridwatch_redis_errors_total',
+    help: 'Failed Redis operations, per operation',
+    labelNames: ['op'] as const,
+    registers: [this.registry],
+  });
+  readonly alertStateRebuilds = new Counter({
+    name: 'gridwatch_alert_state_rebuilds_total',
+    help: 'Times the shared alert state in Redis was rewritten from the engine (after Redis lost it)',
+    registers: [this.registry],
+  });
+  readonly notificationClaims = new Counter({
+    name: 'gridwatch_notification_claims_total',
+    help: 'Notification keys claimed before sending, per outcome (granted, taken: another instance has it)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly alertFeedGaps = new Counter({
+    name: 'gridwatch_alert_feed_gaps_total',
+    help: 'Alert changes a console node missed on the shared feed and read from the alert log instead',
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false)
       collectDefaultMetrics({ register: this.registry, prefix: 'gridwatch_' });
