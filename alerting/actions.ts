@@ -4,7 +4,7 @@ import { type Static, Type as T } from '@sinclair/typebox';
 import type { OrgTree } from '../config/org-tree.ts';
 import type { Principal } from '../platform/access.ts';
 import { GwErrors } from '../platform/errors.ts';
-import type { AlertEngine } from './engine.ts';
+import type { AlertDesk } from './desk.ts';
 import { AlertingErrors } from './errors.ts';
 import type { Alert } from './model.ts';
 
@@ -44,27 +44,27 @@ export function withinJurisdiction(org: OrgTree, area: string, p: Principal): bo
 }
 
 export async function performAction(
-  engine: AlertEngine,
+  desk: AlertDesk,
   org: OrgTree,
   p: Principal,
   req: AlertAction,
 ): Promise<Alert> {
   if (!p.permissions.has(req.action))
     throw new GwErrors.FORBIDDEN(`${p.kind} "${p.name}" may not ${req.action}`);
-  const a = engine.lifecycle.get(req.id);
+  const a = desk.get(req.id);
   if (!a) throw new AlertingErrors.ALERT_NOT_FOUND(req.id);
   if (!withinJurisdiction(org, a.area, p))
     throw new AlertingErrors.OUT_OF_JURISDICTION(a.id, p.area ?? 'city');
   switch (req.action) {
     case 'ack':
-      return engine.acknowledge(req.id, p.name, req.note ?? '');
+      return desk.acknowledge(req.id, p.name, req.note ?? '');
     case 'assign':
-      return engine.assign(req.id, p.name, req.department, req.note ?? '');
+      return desk.assign(req.id, p.name, req.department, req.note ?? '');
     case 'comment':
-      return engine.comment(req.id, p.name, req.text);
+      return desk.comment(req.id, p.name, req.text);
     case 'escalate':
-      return engine.escalate(req.id, p.name, req.note);
+      return desk.escalate(req.id, p.name, req.note);
     case 'resolve':
-      return engine.resolve(req.id, p.name, req.feedback);
+      return desk.resolve(req.id, p.name, req.feedback);
   }
 }

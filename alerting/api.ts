@@ -16,7 +16,7 @@ import {
   performAction,
   withinJurisdiction,
 } from './actions.ts';
-import type { AlertEngine } from './engine.ts';
+import type { AlertDesk } from './desk.ts';
 import { AlertingErrors } from './errors.ts';
 import type { Alert } from './model.ts';
 
@@ -36,7 +36,7 @@ const ListQuery = T.Object(
   { additionalProperties: false },
 );
 export interface AlertApiDeps {
-  engine: AlertEngine;
+  engine: AlertDesk;
   access: Access;
   org: OrgTree;
 }
@@ -58,7 +58,7 @@ export async function alertRoutes(app: FastifyInstance, deps: AlertApiDeps): Pro
       const needle = q.q?.toLowerCase();
       const out: Alert[] = [];
       const counts: Record<string, number> = Object.fromEntries(engine.palette.names.map((n) => [n, 0]));
-      for (const a of engine.lifecycle.active()) {
+      for (const a of engine.open()) {
         if (!inArea(a.area, p)) continue;
         counts[a.tier] = (counts[a.tier] ?? 0) + 1;
         if (q.area && !org.isWithin(a.area, q.area)) continue;
@@ -82,7 +82,7 @@ export async function alertRoutes(app: FastifyInstance, deps: AlertApiDeps): Pro
     async (req) => {
       const p = await access.require(req, 'read');
       const history = await engine.alertLog.history(req.params.id);
-      const open = engine.lifecycle.get(req.params.id);
+      const open = engine.get(req.params.id);
       const alert = open ?? (history.length > 0 ? await engine.alertLog.snapshot(req.params.id) : undefined);
       if (!alert) throw new AlertingErrors.ALERT_NOT_FOUND(req.params.id);
       if (!inArea(alert.area, p)) throw new AlertingErrors.OUT_OF_JURISDICTION(alert.id, p.area ?? 'city');

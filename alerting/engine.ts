@@ -18,13 +18,20 @@ import type { Store } from '../platform/store/store.ts';
 import { WINDOW_UPDATES_TOPIC, WINDOWS_TOPIC, type WindowResult } from '../processors/window-result.ts';
 import { AlertLog } from './alert-log.ts';
 import { StreamingAnomalyDetector } from './anomaly/detector.ts';
+import type { AlertDesk } from './desk.ts';
 import { CorrelationEvaluator } from './evaluators/correlation.ts';
 import { DeviceWatch } from './evaluators/devices.ts';
 import { evaluateEvents } from './evaluators/threshold.ts';
 import { type ScoreDetector, WindowEvaluator } from './evaluators/windows.ts';
 import { AlertLifecycle, type Observation } from './lifecycle.ts';
 import { ALERTS_TOPIC, type Alert, type AlertTransition, type Notification } from './model.ts';
-import { type ChannelPort, Notifier, type OutboxPort, type SuppressionPort } from './notifier.ts';
+import {
+  type ChannelPort,
+  type ClaimPort,
+  Notifier,
+  type OutboxPort,
+  type SuppressionPort,
+} from './notifier.ts';
 import { TierPalette } from './palette.ts';
 import { Router } from './router.ts';
 import { parseRules } from './rules/load.ts';
@@ -58,6 +65,8 @@ export interface AlertEngineDeps {
   timers?: boolean;
   channels?: readonly ChannelPort[];
   outbox?: OutboxPort & { undelivered?(since: number): Promise<Notification[]> };
+  /** Distributed mode: notification keys are claimed in shared state before sending. */
+  claims?: ClaimPort;
   silences?: SilencePort;
   maintenance?: MaintenancePort;
   newDetector?: () => ScoreDetector;
@@ -65,11 +74,26 @@ export interface AlertEngineDeps {
   rulesText?: string;
 }
 
+/**
+ * The rules of `config` (its file, else the built-in ones) compiled against the palette. The
+ * built-in rules skip windows the config does not define; a rule file of one's own must not.
+ */
+export function compileRules(
+  config: GridwatchConfig,
+  palette: TierPalette,
+  text = readFileSync(config.alerting.rulesFile ?? DEFAULT_RULES_FILE, 'utf8'),
+  fromText = false,
+): RuleSet {
+  const file = config.alerting.rulesFile;
+  const builtIn = file === undefined && !fromText;
+  return parseRules(text, { palette, windows: config.windows, skipUnknownWindows: builtIn }, file ?? 'rules');
+}
+
 const DAY = 86_400_000;
 /** Absence and connectivity look at every registered device: often enough for minute-scale tiers. */
 const DEVICE_CHECK_MS = 5_000;
 
-export class AlertEngine {
+export class AlertEngine implements AlertDesk {
   readonly palette: TierPalette;
   readonly lifecycle: AlertLifecycle;
   readonly alertLog: AlertLog;
@@ -109,6 +133,7 @@ export class AlertEngine {
       palette: this.palette,
       channels: d.channels ?? [],
       outbox: d.outbox,
+      claims: d.claims,
       suppression: this.suppression(),
       departmentsOf: (rule) => this.rules.get(rule)?.departments,
       groupWaitMs: durationMs(a.grouping.wait),
@@ -125,6 +150,14 @@ export class AlertEngine {
   /** The cursor of the last transition logged (and so published): replays start after it. */
   get cursor(): number {
     return this.lastCursor;
+  }
+
+  open(): Iterable<Alert> {
+    return this.lifecycle.active();
+  }
+
+  get(id: string): Alert | undefined {
+    return this.lifecycle.get(id);
   }
 
   async start(): Promise<void> {
@@ -306,13 +339,7 @@ export class AlertEngine {
   }
 
   private compile(text: string): RuleSet {
-    const file = this.d.config.alerting.rulesFile;
-    const builtIn = file === undefined && this.d.rulesText === undefined;
-    return parseRules(
-      text,
-      { palette: this.palette, windows: this.d.config.windows, skipUnknownWindows: builtIn },
-      file ?? 'rules',
-    );
+    return compileRules(this.d.config, this.palette, text, this.d.rulesText !== undefined);
   }
 
   /** Swaps the rules; alerts of kept rules stay open, those of removed rules resolve. Throws if invalid. */

@@ -104,6 +104,11 @@ export class AlertLifecycle {
     return this.byId.get(id)?.alert ?? undefined;
   }
 
+  /** The seq of the last transition of an alert (its snapshot's version), or 0. */
+  seqOf(id: string): number {
+    return this.byId.get(id)?.seq ?? 0;
+  }
+
   byFingerprintActive(fp: string): Alert | undefined {
     return this.byFingerprint.get(fp)?.alert ?? undefined;
   }

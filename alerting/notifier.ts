@@ -21,11 +21,22 @@ export interface SuppressionPort {
 
 export type ChannelPort = Channel & { accepts?(n: Notification): boolean };
 
+/**
+ * Distributed mode: several engine instances, one active. Before a notification goes out its key
+ * is claimed in shared state, fenced by the active engine's lease, so an instance that lost the
+ * lease without knowing it yet (a long pause) sends nothing the new one sends.
+ */
+export interface ClaimPort {
+  /** Of these keys, those this instance may send (no other instance has claimed them). */
+  claim(keys: readonly string[]): Promise<ReadonlySet<string>>;
+}
+
 export interface NotifierOptions {
   router: Router;
   palette: TierPalette;
   channels: readonly ChannelPort[];
   outbox?: OutboxPort | undefined;
+  claims?: ClaimPort | undefined;
   suppression: SuppressionPort;
   /** A rule's own department list, if it has one. */
   departmentsOf: (rule: string) => readonly string[] | undefined;
@@ -175,7 +186,7 @@ export class Notifier {
 
   /** Resends notifications the outbox holds without a final outcome (after a crash). */
   async resend(ns: readonly Notification[]): Promise<void> {
-    for (const n of ns) {
+    for (const n of await this.claimed(ns)) {
       const ch = this.o.channels.find((c) => c.name === n.channel);
       if (ch) this.deliver(ch, n);
     }
@@ -185,10 +196,35 @@ export class Notifier {
     if (ns.length === 0) return;
     // Outbox first: after a crash the engine resends what has no final outcome, by the same key.
     await this.o.outbox?.add(ns);
-    for (const n of ns) {
+    for (const n of await this.claimed(ns)) {
       const ch = this.o.channels.find((c) => c.name === n.channel);
       if (ch) this.deliver(ch, n);
     }
+  }
+
+  /** The notifications this instance may send (all of them without shared state). */
+  private async claimed(ns: readonly Notification[]): Promise<readonly Notification[]> {
+    if (!this.o.claims || ns.length === 0) return ns;
+    let granted: ReadonlySet<string>;
+    try {
+      granted = await this.o.claims.claim(ns.map((n) => n.key));
+    } catch (err) {
+      // Shared state unreachable: a red alert at 3 a.m. goes out rather than wait for Redis;
+      // only a split brain during the same outage could then send it twice.
+      this.o.log.warn({ err, count: ns.length }, 'notifications: claims unavailable, sending unchecked');
+      this.o.metrics.notificationClaims.inc({ outcome: 'unchecked' }, ns.length);
+      return ns;
+    }
+    const out = ns.filter((n) => granted.has(n.key));
+    this.o.metrics.notificationClaims.inc({ outcome: 'granted' }, out.length);
+    if (out.length < ns.length) {
+      this.o.metrics.notificationClaims.inc({ outcome: 'taken' }, ns.length - out.length);
+      this.o.log.warn(
+        { keys: ns.filter((n) => !granted.has(n.key)).map((n) => n.key) },
+        'notifications: already claimed by another engine instance; not sent here',
+      );
+    }
+    return out;
   }
 
   private deliver(ch: ChannelPort, n: Notification): void {

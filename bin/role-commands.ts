@@ -1,10 +1,12 @@
-// `gridwatch store | ingest | process`: the distributed roles (DESIGN.md §4), one process each, started
+// `gridwatch store | ingest | process | alert | console`: the distributed roles (DESIGN.md §4), one process each, started
 // and stopped the same way: config file plus environment, SIGTERM stores and commits first.
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../platform/logger.ts';
 import { Metrics } from '../platform/metrics.ts';
 import { type StoreServer, serveStore } from '../platform/store/store-server.ts';
+import { startAlertRole } from './alert-role.ts';
+import { startConsoleRole } from './console-role.ts';
 import type { RoleHandle } from './roles.ts';
 import { startIngestRole, startProcessRole } from './roles.ts';
 
@@ -13,6 +15,14 @@ const ROLES: Record<string, { description: string; start: typeof startIngestRole
   process: {
     description: 'window operators for the event partitions this member owns, and the roll-ups',
     start: startProcessRole,
+  },
+  alert: {
+    description: 'an alert engine instance: one active (a lease in Redis), the others stand by',
+    start: startAlertRole,
+  },
+  console: {
+    description: 'a console node: API, SPA and Socket.IO, sessions and alert state shared through Redis',
+    start: startConsoleRole,
   },
 };
 

@@ -28,7 +28,7 @@ export interface RoleHandle {
   close(): Promise<void>;
 }
 
-interface Common {
+export interface Common {
   log: Logger;
   metrics: Metrics;
   org: OrgTree;
@@ -36,7 +36,7 @@ interface Common {
   producer: KafkaProducer;
 }
 
-async function common(config: GridwatchConfig, role: string, logger?: Logger): Promise<Common> {
+export async function common(config: GridwatchConfig, role: string, logger?: Logger): Promise<Common> {
   if (config.bus.mode !== 'kafka')
     throw new Error(`gridwatch ${role} runs on Kafka: set bus.mode: kafka (or GRIDWATCH_KAFKA_BROKERS)`);
   if (config.store.mode !== 'server')
@@ -53,7 +53,7 @@ async function common(config: GridwatchConfig, role: string, logger?: Logger): P
   return { log, metrics, org, store, producer };
 }
 
-async function listen(app: FastifyInstance, config: GridwatchConfig, log: Logger): Promise<string> {
+export async function listen(app: FastifyInstance, config: GridwatchConfig, log: Logger): Promise<string> {
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const url = address.replace('[::1]', 'localhost');
   log.info({ url }, 'listening');

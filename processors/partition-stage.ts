@@ -15,6 +15,7 @@ import { deadLetterRow } from '../ingest/dead-letters.ts';
 import { DedupIndex } from '../ingest/dedup.ts';
 import type { LoggedEvent, SourceRow } from '../ingest/envelope.ts';
 import { SOURCE_TABLES } from '../ingest/event-log.ts';
+import { loggedEventOf, readRow } from '../ingest/kafka-rows.ts';
 import { durationMs } from '../platform/duration.ts';
 import type { ConsumerStage, GroupConsumer, TopicPartition } from '../platform/kafka/consumer.ts';
 import type { KafkaProducer, OutMessage } from '../platform/kafka/producer.ts';
@@ -285,19 +286,8 @@ export class PartitionStage implements ConsumerStage {
     const row = read.row;
     const seq = partitionSeq(m.offset, m.partition);
     row.seq = seq;
-    const e: LoggedEvent & { row: SourceRow } = {
-      row,
-      id: row.id as string,
-      source: task.source,
-      kind: row.kind as string,
-      ts: row.ts as number,
-      grid: row.grid as string,
-      value: row.value as number,
-      seq,
-      receivedAt: row.received_at as number,
-      partition: 0, // one partition per operator here: its watermark is this partition's
-    };
-    if (typeof row.device === 'string' && row.device !== '') e.device = row.device;
+    // Partition 0: one partition per operator here, so its watermark is this partition's.
+    const e: LoggedEvent & { row: SourceRow } = { ...loggedEventOf(row, task.source, seq, 0), row };
     return e;
   }
 
@@ -374,34 +364,6 @@ export class PartitionStage implements ConsumerStage {
   async stop(): Promise<void> {
     await this.checkpoint();
   }
-}
-
-/** A logged row from a message, or what is wrong with it (ingest validated it; this is a guard). */
-function readRow(
-  text: string,
-  minTs: number,
-  maxFutureMs: number,
-): { ok: true; row: SourceRow } | { ok: false; field: string; reason: string } {
-  let row: unknown;
-  try {
-    row = JSON.parse(text);
-  } catch (err) {
-    return { ok: false, field: '$', reason: `not JSON: ${(err as Error).message}` };
-  }
-  if (typeof row !== 'object' || row === null || Array.isArray(row))
-    return { ok: false, field: '$', reason: 'not a JSON object' };
-  const r = row as SourceRow;
-  for (const f of ['id', 'grid', 'kind'] as const)
-    if (typeof r[f] !== 'string') return { ok: false, field: f, reason: 'missing or not a string' };
-  for (const f of ['ts', 'value', 'received_at'] as const)
-    if (typeof r[f] !== 'number' || !Number.isFinite(r[f]))
-      return { ok: false, field: f, reason: 'missing or not a finite number' };
-  const ts = r.ts as number;
-  if (ts < minTs || ts > (r.received_at as number) + maxFutureMs)
-    return { ok: false, field: 'ts', reason: 'outside the accepted time range' };
-  if (r.device !== undefined && r.device !== null && typeof r.device !== 'string')
-    return { ok: false, field: 'device', reason: 'not a string' };
-  return { ok: true, row: r };
 }
 
 /** What the stage emitted since its last checkpoint, stored and sent together by the next one. */

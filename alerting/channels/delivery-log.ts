@@ -224,6 +224,15 @@ export class Outbox {
     );
   }
 
+  /** Keys of the notifications written since `since` (epoch ms): claimed again after Redis lost its claims. */
+  async keysSince(since: number): Promise<string[]> {
+    const rows = await this.store.query<{ key: string }>(
+      'SELECT DISTINCT key FROM alert_outbox WHERE created_at >= fromUnixTimestamp64Milli({since:Int64})',
+      { since },
+    );
+    return rows.map((r) => r.key);
+  }
+
   /**
    * Notifications created at or after `since` (epoch ms) with no final outcome, oldest first,
    * their recipients completed from the configuration. Unknown recipients are closed as failed.

@@ -1,7 +1,7 @@
 // The console server, assembled: accounts and sessions, the auth routes, the read views, the
 // live Socket.IO side and (when built) the SPA — all on the process's one HTTP server.
 import type { FastifyInstance } from 'fastify';
-import type { AlertEngine } from '../../alerting/engine.ts';
+import type { AlertDesk } from '../../alerting/desk.ts';
 import type { OrgTree } from '../../config/org-tree.ts';
 import type { GridwatchConfig } from '../../config/schema.ts';
 import type { Access } from '../../platform/access.ts';
@@ -13,7 +13,7 @@ import type { Store } from '../../platform/store/store.ts';
 import { Accounts } from './accounts.ts';
 import { authRoutes } from './auth.ts';
 import { type DemoUser, demoUsers } from './demo-users.ts';
-import { LiveConsole } from './live.ts';
+import { LiveConsole, type LiveConsoleDeps } from './live.ts';
 import { MemorySessions, type SessionStore } from './sessions.ts';
 import { viewRoutes } from './views.ts';
 import { webRoutes } from './web.ts';
@@ -26,15 +26,24 @@ export interface ConsoleIdentity {
   demo: DemoUser[] | undefined;
 }
 
-/** Users from config, or generated demo users when none are configured and demos are allowed. */
-export async function consoleIdentity(config: GridwatchConfig, org: OrgTree): Promise<ConsoleIdentity> {
+/**
+ * Users from config, or generated demo users when none are configured and demos are allowed;
+ * sessions in memory unless a shared store is given (distributed console nodes).
+ */
+export async function consoleIdentity(
+  config: GridwatchConfig,
+  org: OrgTree,
+  shared?: SessionStore,
+): Promise<ConsoleIdentity> {
   const c = config.console;
   const demo = c.users.length === 0 && c.demoUsers ? await demoUsers(config.dataDir, org) : undefined;
   const accounts = new Accounts(demo ?? c.users, org);
-  const sessions = new MemorySessions({
-    ttlMs: durationMs(c.session.ttl),
-    idleMs: durationMs(c.session.idle),
-  });
+  const sessions =
+    shared ??
+    new MemorySessions({
+      ttlMs: durationMs(c.session.ttl),
+      idleMs: durationMs(c.session.idle),
+    });
   return { accounts, sessions, demo };
 }
 
@@ -42,12 +51,13 @@ export interface ConsoleDeps extends ConsoleIdentity {
   config: GridwatchConfig;
   org: OrgTree;
   store: Store;
-  engine: AlertEngine;
+  engine: AlertDesk;
   bus: Bus;
   access: Access;
   metrics: Metrics;
   log: Logger;
   now?: () => number;
+  adapter?: LiveConsoleDeps['adapter'];
 }
 
 export interface ConsoleServer {
@@ -92,6 +102,7 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
     windows: d.config.windows,
     metrics: d.metrics,
     log: d.log.child({ component: 'console' }),
+    ...(d.adapter ? { adapter: d.adapter } : {}),
   });
   return {
     live,

@@ -10,9 +10,9 @@
 // So it receives each missed change once, in order, and then the live stream without a gap.
 import type { Server as HttpServer } from 'node:http';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { Server, type Socket } from 'socket.io';
+import { Server, type ServerOptions, type Socket } from 'socket.io';
 import { type AlertAction, AlertActionSchema, performAction } from '../../alerting/actions.ts';
-import type { AlertEngine } from '../../alerting/engine.ts';
+import type { AlertDesk } from '../../alerting/desk.ts';
 import { ALERTS_TOPIC, type AlertTransition } from '../../alerting/model.ts';
 import type { OrgTree } from '../../config/org-tree.ts';
 import type { ConsoleConfig, WindowSpecConfig } from '../../config/schema.ts';
@@ -74,11 +74,16 @@ export interface LiveConsoleDeps {
   sessions: SessionStore;
   org: OrgTree;
   bus: Bus;
-  engine: AlertEngine;
+  engine: AlertDesk;
   config: ConsoleConfig;
   windows: readonly WindowSpecConfig[];
   metrics: Metrics;
   log: Logger;
+  /**
+   * Distributed mode: the Socket.IO Redis adapter, so room operations of one node (a session
+   * ended by a logout there) reach the sockets of every node.
+   */
+  adapter?: ServerOptions['adapter'];
 }
 
 export class LiveConsole {
@@ -94,6 +99,7 @@ export class LiveConsole {
     this.lastBroadcast = d.engine.cursor;
     this.io = new Server(d.httpServer, {
       serveClient: false,
+      ...(d.adapter ? { adapter: d.adapter } : {}),
       maxHttpBufferSize: 64 * 1024,
       // Cross-site WebSocket hijacking: only pages of this origin may open a socket.
       allowRequest: (req, done) => {
@@ -186,7 +192,9 @@ export class LiveConsole {
       if (this.ring.length > RING_SIZE) this.ring.splice(0, this.ring.length - RING_SIZE);
       this.lastBroadcast = Math.max(this.lastBroadcast, t.cursor);
       const path = this.d.org.node(t.alert.area)?.path ?? [this.d.org.root.id];
-      this.io.to(path.map(areaRoom)).except(REPLAYING).emit('alert:change', change);
+      // Local: every node follows the change feed itself (its ring and replays need it), so
+      // this node speaks only to its own sockets.
+      this.io.local.to(path.map(areaRoom)).except(REPLAYING).emit('alert:change', change);
       this.d.metrics.consoleMessages.inc({ event: 'alert:change' });
     }
   }
@@ -343,7 +351,7 @@ export class LiveConsole {
 
   private flushPoints(): void {
     for (const [room, m] of this.pendingPoints) {
-      this.io.to(room).emit(
+      this.io.local.to(room).emit(
         'window:update',
         [...m.values()].sort((a, b) => a.start - b.start),
       );

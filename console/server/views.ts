@@ -4,7 +4,7 @@
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AlertId, withinJurisdiction } from '../../alerting/actions.ts';
-import type { AlertEngine } from '../../alerting/engine.ts';
+import type { AlertDesk } from '../../alerting/desk.ts';
 import { AlertingErrors } from '../../alerting/errors.ts';
 import type { Alert } from '../../alerting/model.ts';
 import type { OrgTree } from '../../config/org-tree.ts';
@@ -23,7 +23,7 @@ export interface ViewDeps {
   access: Access;
   org: OrgTree;
   store: Store;
-  engine: AlertEngine;
+  engine: AlertDesk;
   config: GridwatchConfig;
   now?: () => number;
 }
@@ -77,7 +77,7 @@ export async function viewRoutes(app: FastifyInstance, d: ViewDeps): Promise<voi
       const since = req.query.since ?? now() - DAY;
       const open: Record<string, number> = Object.fromEntries(engine.palette.names.map((n) => [n, 0]));
       let overdue = 0;
-      for (const a of engine.lifecycle.active()) {
+      for (const a of engine.open()) {
         if (!org.isWithin(a.area, area) || a.state === 'pending') continue;
         open[a.tier] = (open[a.tier] ?? 0) + 1;
         if (a.overdue) overdue++;
@@ -117,7 +117,7 @@ export async function viewRoutes(app: FastifyInstance, d: ViewDeps): Promise<voi
 
   /** An alert (open, or closed from the log) the caller may read: 404 / 403 otherwise. */
   const readable = async (id: string, p: Principal): Promise<Alert> => {
-    const a = engine.lifecycle.get(id) ?? (await engine.alertLog.snapshot(id));
+    const a = engine.get(id) ?? (await engine.alertLog.snapshot(id));
     if (!a) throw new AlertingErrors.ALERT_NOT_FOUND(id);
     if (!withinJurisdiction(org, a.area, p)) throw new AlertingErrors.OUT_OF_JURISDICTION(a.id, rootOf(p));
     return a;

@@ -1,0 +1,112 @@
+// The active alert engine's input in distributed mode: events and window results read from
+// Kafka (one consumer group, so only the active engine reads) and handed to the engine over its
+// local bus, exactly as one process hands them over. Offsets are committed once the engine has
+// evaluated a batch and logged its transitions, so a new engine resumes after what was alerted
+// on; what it reads again is evidence the restored alerts already hold (the lifecycle ignores
+// evidence older than it acted on).
+import type Kafka from 'node-rdkafka';
+import { SOURCES, type SourceName } from '../../config/schema.ts';
+import type { LoggedEvent } from '../../ingest/envelope.ts';
+import { EVENTS_TOPIC } from '../../ingest/event-log.ts';
+import { loggedEventOf, readRow } from '../../ingest/kafka-rows.ts';
+import type { Bus } from '../../platform/bus.ts';
+import type { ConsumerStage, GroupConsumer, TopicPartition } from '../../platform/kafka/consumer.ts';
+import type { Topics } from '../../platform/kafka/topics.ts';
+import type { Logger } from '../../platform/logger.ts';
+import type { Metrics } from '../../platform/metrics.ts';
+import { partitionSeq } from '../../processors/partials.ts';
+import { WINDOW_UPDATES_TOPIC, WINDOWS_TOPIC, type WindowResult } from '../../processors/window-result.ts';
+
+interface Part extends TopicPartition {
+  offset: number;
+  checkpointed: number;
+}
+
+export interface KafkaInputOptions {
+  topics: Topics;
+  bus: Bus;
+  /** Resolves once the engine has evaluated and logged what it was given. */
+  settled(): Promise<void>;
+  minTs: number;
+  maxFutureMs: number;
+  /** Events too (the alert engine); a console node reads window results only, for its live charts. */
+  events: boolean;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export class KafkaInput implements ConsumerStage {
+  consumer: GroupConsumer | undefined;
+  private readonly parts = new Map<string, Part>();
+  private readonly sourceOf = new Map<string, SourceName>();
+
+  constructor(private readonly o: KafkaInputOptions) {
+    for (const s of SOURCES) this.sourceOf.set(o.topics.events(s), s);
+  }
+
+  get subscribedTopics(): string[] {
+    const t = this.o.topics;
+    return [...(this.o.events ? SOURCES.map((s) => t.events(s)) : []), t.windows, t.windowUpdates];
+  }
+
+  assigned(tps: readonly TopicPartition[]): void {
+    for (const tp of tps)
+      this.parts.set(`${tp.topic}/${tp.partition}`, { ...tp, offset: -1, checkpointed: -1 });
+  }
+
+  revoked(tps: readonly TopicPartition[]): void {
+    for (const tp of tps) this.parts.delete(`${tp.topic}/${tp.partition}`);
+  }
+
+  async handle(messages: readonly Kafka.Message[]): Promise<void> {
+    if (messages.length === 0) return;
+    const events: LoggedEvent[] = [];
+    const finals: WindowResult[] = [];
+    const updates: WindowResult[] = [];
+    const t = this.o.topics;
+    for (const m of messages) {
+      const part = this.parts.get(`${m.topic}/${m.partition}`);
+      if (!part || m.offset <= part.offset) continue; // not ours, or fetched twice
+      part.offset = m.offset;
+      const text = m.value?.toString('utf8') ?? '';
+      const source = this.sourceOf.get(m.topic);
+      if (source) {
+        const read = readRow(text, this.o.minTs, this.o.maxFutureMs);
+        // The windows stage dead-letters unreadable rows; here they are only skipped and counted.
+        if (!read.ok) this.o.metrics.eventsRejected.inc({ source, reason: 'bad_message' });
+        else events.push(loggedEventOf(read.row, source, partitionSeq(m.offset, m.partition), m.partition));
+      } else {
+        const r = readResult(text);
+        if (!r)
+          this.o.log.warn({ topic: m.topic, offset: m.offset }, 'alerting: unreadable window result skipped');
+        else (m.topic === t.windowUpdates ? updates : finals).push(r);
+      }
+    }
+    const bus = this.o.bus;
+    bus.publish(EVENTS_TOPIC, events);
+    bus.publish(WINDOWS_TOPIC, finals);
+    bus.publish(WINDOW_UPDATES_TOPIC, updates);
+    await bus.idle();
+    await this.o.settled();
+    this.consumer?.commitStored(
+      [...this.parts.values()],
+      (p) => this.parts.get(`${p.topic}/${p.partition}`) === p,
+    );
+  }
+}
+
+/** A window result as the windows stage encodes it, or undefined if it is not one. */
+function readResult(text: string): WindowResult | undefined {
+  let r: Partial<WindowResult>;
+  try {
+    r = JSON.parse(text) as Partial<WindowResult>;
+  } catch {
+    return undefined;
+  }
+  if (typeof r !== 'object' || r === null) return undefined;
+  for (const f of ['window', 'level', 'key', 'source', 'kind'] as const)
+    if (typeof r[f] !== 'string') return undefined;
+  for (const f of ['start', 'end', 'count', 'sum', 'mean'] as const)
+    if (typeof r[f] !== 'number' || !Number.isFinite(r[f])) return undefined;
+  return r as WindowResult;
+}
