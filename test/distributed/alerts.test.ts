@@ -281,6 +281,18 @@ describe('distributed alerting: two engines, two console nodes, Redis', () => {
     });
     expect(ack.status, JSON.stringify(ack.body)).toBe(200);
     expect((ack.body.alert as { state: string }).state).toBe('acknowledged');
+    // A logout on node 1 ends the session's sockets on node 2 (the Socket.IO Redis adapter).
+    const s3 = await connect(consoles[1]!.url()!, again.cookie);
+    sockets.push(s3);
+    let ended = false;
+    s3.on('session:ended', () => {
+      ended = true;
+    });
+    expect((await call(consoles[0]!.url()!, again.cookie, 'POST', '/v1/auth/logout')).status).toBeLessThan(
+      300,
+    );
+    await waitFor('session:ended on node 2', async () => ended && s3.disconnected, 10_000);
+    expect((await call(consoles[1]!.url()!, again.cookie, 'GET', '/v1/alerts')).status).toBe(401);
     r.disconnect();
     console.info(
       `alerts: ${raised.length} raised; engine → node 2 max ${Math.max(...latencies)} ms; action node 1 → node 2 ${actionMs} ms; ${sinks.sent.length} notifications, none twice`,
