@@ -64,9 +64,14 @@ export interface AlertEngineDeps {
   /** false: the caller calls tick() (simulated time). */
   timers?: boolean;
   channels?: readonly ChannelPort[];
-  outbox?: OutboxPort & { undelivered?(since: number): Promise<Notification[]> };
+  outbox?: OutboxPort & { undelivered?(since: number): Promise<(Notification & { retrying?: boolean })[]> };
   /** Distributed mode: notification keys are claimed in shared state before sending. */
   claims?: ClaimPort;
+  /**
+   * Distributed mode: throws when this engine is no longer the active one, so that an engine
+   * replaced without knowing it yet logs no transition beside its successor's.
+   */
+  fence?: () => Promise<void>;
   silences?: SilencePort;
   maintenance?: MaintenancePort;
   newDetector?: () => ScoreDetector;
@@ -298,6 +303,7 @@ export class AlertEngine implements AlertDesk {
       this.d.metrics.ruleEvaluations.inc({ evaluator: 'correlation' }, n);
       ts = ts.concat(this.lifecycle.drain());
     }
+    await this.d.fence?.();
     this.stampCursors(ts);
     await this.alertLog.append(ts);
     this.d.bus.publish<AlertTransition>(ALERTS_TOPIC, ts);

@@ -27,8 +27,11 @@ export type ChannelPort = Channel & { accepts?(n: Notification): boolean };
  * lease without knowing it yet (a long pause) sends nothing the new one sends.
  */
 export interface ClaimPort {
-  /** Of these keys, those this instance may send (no other instance has claimed them). */
-  claim(keys: readonly string[]): Promise<ReadonlySet<string>>;
+  /**
+   * Of these keys, those this instance may send: no other instance has claimed them, or they are
+   * in `takeOver` (a previous engine was failing to deliver them when it stopped).
+   */
+  claim(keys: readonly string[], takeOver?: ReadonlySet<string>): Promise<ReadonlySet<string>>;
 }
 
 export interface NotifierOptions {
@@ -185,8 +188,11 @@ export class Notifier {
   }
 
   /** Resends notifications the outbox holds without a final outcome (after a crash). */
-  async resend(ns: readonly Notification[]): Promise<void> {
-    for (const n of await this.claimed(ns)) {
+  async resend(ns: readonly (Notification & { retrying?: boolean })[]): Promise<void> {
+    // Only what the previous sender was failing to deliver is taken over: one it may have
+    // delivered a moment ago (the delivery log lags) is not sent twice.
+    const takeOver = new Set(ns.filter((n) => n.retrying).map((n) => n.key));
+    for (const n of await this.claimed(ns, takeOver)) {
       const ch = this.o.channels.find((c) => c.name === n.channel);
       if (ch) this.deliver(ch, n);
     }
@@ -203,11 +209,17 @@ export class Notifier {
   }
 
   /** The notifications this instance may send (all of them without shared state). */
-  private async claimed(ns: readonly Notification[]): Promise<readonly Notification[]> {
+  private async claimed(
+    ns: readonly Notification[],
+    takeOver?: ReadonlySet<string>,
+  ): Promise<readonly Notification[]> {
     if (!this.o.claims || ns.length === 0) return ns;
     let granted: ReadonlySet<string>;
     try {
-      granted = await this.o.claims.claim(ns.map((n) => n.key));
+      granted = await this.o.claims.claim(
+        ns.map((n) => n.key),
+        takeOver,
+      );
     } catch (err) {
       // Shared state unreachable: a red alert at 3 a.m. goes out rather than wait for Redis;
       // only a split brain during the same outage could then send it twice.

@@ -15,7 +15,7 @@ import { type AlertStateKeys, alertStateKeys } from '../alerting/shared/keys.ts'
 import { MaintenanceWindows } from '../alerting/silences/maintenance.ts';
 import { Silences } from '../alerting/silences/silences.ts';
 import type { GridwatchConfig } from '../config/schema.ts';
-import { InProcessBus } from '../platform/bus.ts';
+import { type Bus, InProcessBus } from '../platform/bus.ts';
 import { durationMs } from '../platform/duration.ts';
 import { createHttpServer } from '../platform/http.ts';
 import { GroupConsumer } from '../platform/kafka/consumer.ts';
@@ -150,6 +150,12 @@ class ActiveEngine {
       outbox: notify.outbox,
       // Only while this engine is the active one: after `stop` its claims are refused here already.
       claims: state.claims(() => (live ? token : undefined)),
+      fence: async () => {
+        // Unreachable Redis: nobody can take the lease over meanwhile, so this engine goes on.
+        const holder = await redis.get(keys.lease).catch(() => null);
+        if (holder !== null && holder !== token)
+          throw new Error('FENCED another alert engine holds the lease; this one stands down');
+      },
       config,
       org: c.org,
       store: c.store,
@@ -168,43 +174,8 @@ class ActiveEngine {
       parts,
     );
     bus.subscribe<AlertTransition>(ALERTS_TOPIC, (ts) => a.mirror(ts, topics.alerts));
-    try {
-      await engine.start();
-    } catch (err) {
-      await notify.close();
-      throw err;
-    }
-    a.applied = engine.cursor;
-    await a.repair(true);
-
-    const input = new KafkaInput({
-      topics,
-      bus,
-      settled: () => engine.idle(),
-      minTs: Date.parse(config.ingest.minTimestamp),
-      maxFutureMs: durationMs(config.ingest.maxFuture),
-      events: true,
-      metrics: c.metrics,
-      log,
-    });
-    const consumer = new GroupConsumer(
-      config,
-      { group: `${config.bus.kafka.topicPrefix}alerting`, topics: input.subscribedTopics, role: 'alert' },
-      input,
-      c.metrics,
-      log,
-    );
-    input.consumer = consumer;
-    const reader = redis.duplicate();
-    const commands = new CommandServer(
-      reader,
-      redis,
-      keys,
-      durationMs(config.state.redis.commandTimeout),
-      (cmd) => perform(engine, cmd),
-      log,
-    );
-    // Stopped in reverse: no new actions, no new input, then the engine settles and notifies.
+    // Stopped last (after the action reader and the input, unshifted before it): the engine
+    // settles what is queued (fenced), then the channels finish what they are sending.
     parts.push({
       stop: async () => {
         await engine.stop();
@@ -213,10 +184,15 @@ class ActiveEngine {
       },
     });
     try {
-      commands.start();
-      parts.unshift({ stop: () => commands.stop().finally(() => reader.disconnect()) });
-      await consumer.start();
-      parts.unshift({ stop: () => consumer.stop() });
+      await engine.start();
+    } catch (err) {
+      await a.stop();
+      throw err;
+    }
+    a.applied = engine.cursor;
+    try {
+      await a.repair(true);
+      await a.connectInputs(config, bus, redis, keys, log);
     } catch (err) {
       await a.stop();
       throw err;
@@ -237,6 +213,56 @@ class ActiveEngine {
     return a;
   }
 
+  /** The Kafka input and the officers' actions, each stopped (before the engine) by stop(). */
+  private async connectInputs(
+    config: GridwatchConfig,
+    bus: Bus,
+    redis: import('ioredis').Redis,
+    keys: AlertStateKeys,
+    log: Logger,
+  ): Promise<void> {
+    const engine = this.engine;
+    const c = this.c;
+    const topics = topicsOf(config);
+    const input = new KafkaInput({
+      topics,
+      bus,
+      settled: () => engine.idle(),
+      minTs: Date.parse(config.ingest.minTimestamp),
+      maxFutureMs: durationMs(config.ingest.maxFuture),
+      events: true,
+      commit: true,
+      metrics: c.metrics,
+      log,
+    });
+    const consumer = new GroupConsumer(
+      config,
+      { group: `${config.bus.kafka.topicPrefix}alerting`, topics: input.subscribedTopics, role: 'alert' },
+      input,
+      c.metrics,
+      log,
+    );
+    input.consumer = consumer;
+    const reader = connectRedis(config.state.redis.url, {
+      name: 'alert-actions',
+      log,
+      metrics: c.metrics,
+      keyPrefix: config.state.redis.keyPrefix,
+    });
+    const commands = new CommandServer(
+      reader,
+      redis,
+      keys,
+      durationMs(config.state.redis.commandTimeout),
+      (cmd) => perform(engine, cmd),
+      log,
+    );
+    commands.start();
+    this.parts.unshift({ stop: () => commands.stop().finally(() => reader.disconnect()) });
+    await consumer.start();
+    this.parts.unshift({ stop: () => consumer.stop() });
+  }
+
   /** Each logged transition, in order, into Redis (fenced) and onto the Kafka alerts topic. */
   private mirror(ts: AlertTransition[], topic: string): Promise<void> {
     return this.serial(async () => {
@@ -246,6 +272,9 @@ class ActiveEngine {
           ts.map((t) => ({ key: t.alertId, value: Buffer.from(JSON.stringify(t)) })),
         )
         .catch((err) => this.c.log.warn({ err }, 'alerting: alert changes not sent to Kafka'));
+      // While the state is being written whole again, single changes wait for it (they are in
+      // the engine's state, and console nodes read the feed's gap from the alert log).
+      if (this.dirty) return;
       try {
         await this.state.apply(this.token, ts);
         for (const t of ts) this.applied = Math.max(this.applied, t.cursor);
@@ -264,6 +293,9 @@ class ActiveEngine {
       if (this.stopped) return;
       const lc = this.engine.lifecycle;
       const open = [...lc.active()].map((alert) => ({ alert, seq: lc.seqOf(alert.id) }));
+      // The engine's state includes changes still queued for the mirror: the cursor written is
+      // the engine's, and those changes, skipped, reach consoles from the alert log.
+      this.applied = Math.max(this.applied, this.engine.cursor);
       try {
         await this.state.rebuild(this.token, this.applied, open);
         if (claims) await this.state.seedClaims(this.token, await this.outboxKeys());
@@ -278,7 +310,7 @@ class ActiveEngine {
   private failed(err: unknown): void {
     this.dirty = true;
     if (isFenced(err))
-      this.c.log.warn('alerting: shared state refused this engine (lease lost); standing down');
+      this.c.log.warn('alerting: shared state refused this engine (lease lost); the lease loop stops it');
     else {
       this.c.metrics.redisErrors.inc({ op: 'alert_state' });
       this.c.log.warn(

@@ -129,6 +129,7 @@ export async function startConsoleRole(
     minTs: 0,
     maxFutureMs: 0,
     events: false,
+    commit: false,
     metrics: c.metrics,
     log,
   });

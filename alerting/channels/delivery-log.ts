@@ -199,6 +199,9 @@ interface OutboxRow {
   notification: string;
 }
 
+/** A notification to resend; `retrying`: its sender was failing and retrying, not in flight to success. */
+export type ResendableNotification = Notification & { retrying?: boolean };
+
 /** Notifications written before they are sent; what is undelivered is resent at start-up. */
 export class Outbox {
   constructor(
@@ -237,10 +240,13 @@ export class Outbox {
    * Notifications created at or after `since` (epoch ms) with no final outcome, oldest first,
    * their recipients completed from the configuration. Unknown recipients are closed as failed.
    */
-  async undelivered(since: number): Promise<Notification[]> {
+  async undelivered(since: number): Promise<ResendableNotification[]> {
     await this.deliveries.flush();
-    const rows = await this.store.query<OutboxRow>(
-      `SELECT key, channel, notification FROM alert_outbox FINAL
+    const rows = await this.store.query<OutboxRow & { retrying: number }>(
+      `SELECT key, channel, notification,
+              key IN (SELECT key FROM alert_deliveries
+                       WHERE at >= fromUnixTimestamp64Milli({since:Int64}) AND outcome = 'retrying') AS retrying
+         FROM alert_outbox FINAL
        WHERE created_at >= fromUnixTimestamp64Milli({since:Int64})
          AND key NOT IN (
            SELECT key FROM alert_deliveries
@@ -248,12 +254,12 @@ export class Outbox {
        ORDER BY created_at, key`,
       { since, final: FINAL_OUTCOMES },
     );
-    const out: Notification[] = [];
+    const out: ResendableNotification[] = [];
     for (const row of rows) {
       const n = JSON.parse(row.notification) as Notification;
       const recipient = this.resolveRecipient(n.recipient.id);
       if (recipient) {
-        out.push({ ...n, recipient });
+        out.push({ ...n, recipient, ...(Number(row.retrying) === 1 ? { retrying: true } : {}) });
       } else if (n.channel === 'sms' || n.channel === 'webhook') {
         this.log.warn(
           { key: n.key, channel: n.channel, recipient: n.recipient.id },

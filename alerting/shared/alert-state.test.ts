@@ -27,6 +27,7 @@ afterAll(async () => {
 beforeEach(async () => {
   await service.flushAll();
   await redis.set(keys.lease, 'engine-1');
+  await redis.set(keys.cursor, 0);
 });
 
 function alert(id: string, state: Alert['state'] = 'firing'): Alert {
@@ -64,6 +65,7 @@ describe('apply-transitions', () => {
     expect(await open()).toEqual({ a: 'firing', b: 'firing' });
     expect(await state.apply('engine-1', [a2])).toBe(1);
     expect(await open()).toEqual({ b: 'firing' });
+    expect(await redis.hkeys(keys.seqs)).toEqual(['b']); // resolved ids do not pile up
     expect(Number(await redis.get(keys.cursor))).toBe(a2.cursor);
     const feed = await redis.xrange(keys.feed, '-', '+');
     expect(feed.map(([, f]) => Number(f[f.indexOf('cursor') + 1]))).toEqual([
@@ -90,6 +92,10 @@ describe('apply-transitions', () => {
     await expect(state.apply('engine-0', [tr('a', 1)])).rejects.toThrow(/FENCED/);
     await redis.del(keys.lease);
     await expect(state.apply('engine-1', [tr('a', 1)])).rejects.toThrow(/NOLEASE/);
+    // The lease back but no state: nothing partial is written until the state is rebuilt.
+    await redis.set(keys.lease, 'engine-1');
+    await redis.del(keys.cursor);
+    await expect(state.apply('engine-1', [tr('a', 1)])).rejects.toThrow(/NOSTATE/);
     expect(await redis.hlen(keys.open)).toBe(0);
     expect(await redis.xlen(keys.feed)).toBe(0);
   });
@@ -146,13 +152,18 @@ describe('notification claims', () => {
     expect([...(await claims.claim(['k5']))]).toEqual([]);
   });
 
-  it('after a loss: the outbox keys seeded again are not sent twice; a missing lease is an error, not a refusal', async () => {
+  it('after a loss: the outbox keys seeded again are not sent twice by a next engine; a missing lease is an error', async () => {
     await redis.del(keys.lease);
     const claims = state.claims(() => 'engine-1');
     await expect(claims.claim(['k1'])).rejects.toThrow(/NOLEASE/);
     await redis.set(keys.lease, 'engine-1');
     expect(await state.seedClaims('engine-1', ['k1', 'k2'])).toBe(2);
-    expect([...(await claims.claim(['k1', 'k2', 'k3']))]).toEqual(['k3']);
+    expect([...(await claims.claim(['k2']))]).toEqual(['k2']); // its own, between outbox and claim
+    await redis.set(keys.lease, 'engine-2');
+    const next = state.claims(() => 'engine-2');
+    expect([...(await next.claim(['k1', 'k2', 'k3']))]).toEqual(['k3']);
+    // Taken over only when the previous sender was failing (retrying), not possibly delivering.
+    expect([...(await next.claim(['k1', 'k2'], new Set(['k1'])))]).toEqual(['k1']);
     const day = (await redis.keys('t:notify:claims:*'))[0]!;
     expect(await redis.ttl(day)).toBeGreaterThan(2 * 86_400);
   });

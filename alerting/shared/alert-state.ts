@@ -78,7 +78,7 @@ export class SharedAlertState {
   /** The notifier's claims while `token()` is this engine's lease token (undefined: not active). */
   claims(token: () => string | undefined): ClaimPort {
     return {
-      claim: async (keys) => {
+      claim: async (keys, takeOver) => {
         const t = token();
         if (t === undefined) return new Set();
         const now = this.now();
@@ -86,7 +86,7 @@ export class SharedAlertState {
           const granted = (await this.scripts.run(
             'claim-notifications',
             [this.keys.lease, this.keys.claims(dayOf(now)), this.keys.claims(dayOf(now - DAY))],
-            [t, CLAIM_TTL_S, ...keys],
+            [t, CLAIM_TTL_S, ...keys.flatMap((k) => [k, takeOver?.has(k) ? 1 : 0])],
           )) as number[];
           return new Set(keys.filter((_k, i) => Number(granted[i]) === 1));
         } catch (err) {

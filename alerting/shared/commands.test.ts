@@ -109,4 +109,26 @@ describe('forwarded actions', () => {
     await expect(n.send('acknowledge', 'a9', 'dave', [''])).rejects.toMatchObject({ statusCode: 503 });
     server.start(); // picks up what is still within its deadline
   });
+
+  it('a new engine re-reading the stream takes each action once (not again after a takeover)', async () => {
+    const n = await client('n6');
+    expect(await n.send('comment', 'before', 'erin', ['x'])).toMatchObject({ id: 'before' });
+    await server.stop();
+    server = new CommandServer(
+      conn(),
+      conn(),
+      keys,
+      2000,
+      async (cmd) => {
+        served.push(cmd);
+        return { id: cmd.id } as Alert;
+      },
+      log,
+    );
+    server.start(); // reads from now − timeout: 'before' is within its deadline again
+    expect(await n.send('comment', 'fresh', 'erin', ['x'])).toMatchObject({ id: 'fresh' });
+    const rids = served.map((c) => c.rid);
+    expect(new Set(rids).size).toBe(rids.length);
+    expect(served.filter((c) => c.id === 'before')).toHaveLength(1);
+  });
 });

@@ -161,6 +161,11 @@ export class CommandServer {
       return;
     }
     if (cmd.deadline < Date.now()) return; // the officer was told it timed out
+    // Taken once: after a takeover the new engine re-reads actions the old one may have run.
+    const first = await this.writer
+      .set(this.keys.done(cmd.rid), '1', 'PX', this.timeoutMs * 3, 'NX')
+      .catch(() => 'OK'); // Redis away: the stream read itself failed first, so this is rare
+    if (first !== 'OK') return;
     let reply: Reply;
     try {
       reply = { rid: cmd.rid, ok: true, alert: await this.handle(cmd) };

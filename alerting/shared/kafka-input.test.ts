@@ -71,6 +71,7 @@ function setup() {
     minTs: Date.UTC(2020, 0, 1),
     maxFutureMs: 60_000,
     events: true,
+    commit: true,
     metrics,
     log: createLogger({ level: 'silent' }),
   });

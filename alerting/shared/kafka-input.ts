@@ -31,6 +31,8 @@ export interface KafkaInputOptions {
   maxFutureMs: number;
   /** Events too (the alert engine); a console node reads window results only, for its live charts. */
   events: boolean;
+  /** Commit offsets (the alert engine's group); a console node's throwaway group commits nothing. */
+  commit: boolean;
   metrics: Metrics;
   log: Logger;
 }
@@ -88,10 +90,11 @@ export class KafkaInput implements ConsumerStage {
     bus.publish(WINDOW_UPDATES_TOPIC, updates);
     await bus.idle();
     await this.o.settled();
-    this.consumer?.commitStored(
-      [...this.parts.values()],
-      (p) => this.parts.get(`${p.topic}/${p.partition}`) === p,
-    );
+    if (this.o.commit)
+      this.consumer?.commitStored(
+        [...this.parts.values()],
+        (p) => this.parts.get(`${p.topic}/${p.partition}`) === p,
+      );
   }
 }
 

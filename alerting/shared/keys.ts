@@ -12,6 +12,8 @@ export interface AlertStateKeys {
   feed: string;
   /** Officers' actions for the active engine (a capped stream). */
   commands: string;
+  /** An action taken (by request id): a new engine re-reading the stream does not take it twice. */
+  done(rid: string): string;
   /** Pub/sub channel of one console node: the answers to its actions. */
   replies(node: string): string;
   /** Notification claims of one UTC day (YYYYMMDD). */
@@ -26,6 +28,7 @@ export function alertStateKeys(prefix: string): AlertStateKeys {
     cursor: `${prefix}alerts:cursor`,
     feed: `${prefix}alerts:feed`,
     commands: `${prefix}alerts:commands`,
+    done: (rid) => `${prefix}alerts:done:${rid}`,
     replies: (node) => `${prefix}alerts:replies:${node}`,
     claims: (day) => `${prefix}notify:claims:${day}`,
   };

@@ -94,13 +94,14 @@ export class RemoteDesk implements AlertDesk {
     )) as [string, string, string[]];
     this.feedId = lastId;
     if (cursor === '') {
-      // Redis has no state (lost, or no engine has written it yet): the alert log has it.
+      // Redis has no state (lost, or no engine has written it yet): the alert log has it. The
+      // cursor first: a change logged meanwhile is then in the load and comes again (seq skips it).
+      this.last = await this.d.alertLog.maxCursor();
       for (const { alert, seq } of await this.d.alertLog.load(Date.now() - DAY)) {
         if (alert.state === 'resolved') continue;
         this.alerts.set(alert.id, alert);
         this.seqs.set(alert.id, seq);
       }
-      this.last = await this.d.alertLog.maxCursor();
       this.d.log.info(
         { open: this.alerts.size, cursor: this.last },
         'console: alert state read from the alert log',
@@ -138,16 +139,24 @@ export class RemoteDesk implements AlertDesk {
         continue;
       }
       const ts: AlertTransition[] = [];
+      let next = this.feedId;
       for (const [, entries] of batch ?? [])
         for (const [id, fields] of entries) {
-          this.feedId = id;
+          next = id;
           try {
             ts.push(JSON.parse(fields[fields.indexOf('change') + 1] ?? '') as AlertTransition);
           } catch {
             this.d.log.warn({ id }, 'console: unreadable feed entry skipped (the alert log fills the gap)');
           }
         }
-      if (ts.length > 0) await this.serial(() => this.accept(ts));
+      try {
+        if (ts.length > 0) await this.serial(() => this.accept(ts));
+        this.feedId = next;
+      } catch (err) {
+        // The log could not fill a gap (store away): read these entries again in a moment.
+        this.d.log.warn({ err: (err as Error).message }, 'console: alert changes not taken yet, retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
     }
   }
 

@@ -11,16 +11,21 @@ if holder ~= ARGV[1] then
   if not holder then return redis.error_reply('NOLEASE the engine lease is not set') end
   return redis.error_reply('FENCED this engine does not hold the lease')
 end
+-- No cursor: the state is not there (Redis lost it); a partial state must never be readable,
+-- so nothing is applied until the engine has written the whole state again.
+local current = redis.call('GET', KEYS[4])
+if not current then return redis.error_reply('NOSTATE the shared alert state must be rebuilt first') end
 local applied = 0
-local top = tonumber(redis.call('GET', KEYS[4]) or '0')
+local top = tonumber(current)
 for i = 3, #ARGV, 6 do
   local id, seq, cursor = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   local known = tonumber(redis.call('HGET', KEYS[3], id) or '-1')
   if seq > known then
-    redis.call('HSET', KEYS[3], id, seq)
     if ARGV[i + 3] == '1' then
       redis.call('HDEL', KEYS[2], id)
+      redis.call('HDEL', KEYS[3], id)
     else
+      redis.call('HSET', KEYS[3], id, seq)
       redis.call('HSET', KEYS[2], id, ARGV[i + 4])
     end
     applied = applied + 1

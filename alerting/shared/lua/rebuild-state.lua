@@ -18,5 +18,5 @@ for i = 3, #ARGV, 3 do
   n = n + 1
 end
 local top = tonumber(redis.call('GET', KEYS[4]) or '0')
-if tonumber(ARGV[2]) > top then redis.call('SET', KEYS[4], ARGV[2]) end
+redis.call('SET', KEYS[4], math.max(top, tonumber(ARGV[2])))
 return n
