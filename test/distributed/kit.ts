@@ -23,7 +23,8 @@ export interface Cluster {
 export async function startCluster(dataDir: string): Promise<Cluster> {
   const kafka = await startKafka({ partitions: 6 });
   const opts = { dataDir: join(dataDir, 'store'), logger: createLogger({ level: 'warn' }) };
-  let store = await serveStore(opts);
+  // A free port: the distributed suites run side by side.
+  let store = await serveStore({ ...opts, port: 0 });
   const port = Number(new URL(store.url).port);
   return {
     kafka,
