@@ -17,26 +17,17 @@ import { Silences } from '../alerting/silences/silences.ts';
 import type { GridwatchConfig } from '../config/schema.ts';
 import { type Bus, InProcessBus } from '../platform/bus.ts';
 import { durationMs } from '../platform/duration.ts';
-import { createHttpServer } from '../platform/http.ts';
 import { GroupConsumer } from '../platform/kafka/consumer.ts';
 import { topicsOf } from '../platform/kafka/topics.ts';
 import type { Logger } from '../platform/logger.ts';
-import { connectRedis } from '../platform/redis/client.ts';
 import { Lease } from '../platform/redis/lease.ts';
-import { type Common, common, listen, type RoleHandle } from './roles.ts';
+import { type Common, common, type RoleHandle, requireRedis, roleRedis, roleServer } from './roles.ts';
 
 const DAY = 86_400_000;
 /** Silences are created on console nodes (in the store): the active engine reads them this often. */
 const SILENCE_RELOAD_MS = 10_000;
 /** After a failed write to Redis, the state is written whole again this often until it succeeds. */
 const REPAIR_MS = 2000;
-
-export function requireRedis(config: GridwatchConfig, role: string): void {
-  if (config.state.mode !== 'redis')
-    throw new Error(
-      `gridwatch ${role} shares state through Redis: set state.mode: redis (or GRIDWATCH_REDIS_URL)`,
-    );
-}
 
 export async function startAlertRole(
   config: GridwatchConfig,
@@ -46,12 +37,7 @@ export async function startAlertRole(
   const c = await common(config, 'alert', opts.logger);
   const r = config.state.redis;
   const keys = alertStateKeys(r.keyPrefix);
-  const redis = connectRedis(r.url, {
-    name: 'alert',
-    log: c.log,
-    metrics: c.metrics,
-    keyPrefix: r.keyPrefix,
-  });
+  const redis = roleRedis(config, c, 'alert');
   const state = new SharedAlertState(redis, keys, c.metrics);
   const lease = new Lease(redis, {
     key: keys.lease,
@@ -76,32 +62,14 @@ export async function startAlertRole(
     },
   });
 
-  let closing = false;
-  const app = createHttpServer({
-    logger: c.log,
-    metrics: c.metrics,
+  const server = roleServer('alert', config, c, {
     bodyLimit: 1024 * 1024,
-    readiness: [
-      { name: 'store', check: () => c.store.ping() },
-      { name: 'redis', check: async () => (await redis.ping()) === 'PONG' },
-      { name: 'running', check: () => !closing },
-    ],
+    checks: [{ name: 'redis', check: async () => (await redis.ping()) === 'PONG' }],
   });
-  const url = await listen(app, config, c.log);
-  return {
-    role: 'alert',
-    url,
-    metrics: c.metrics,
-    log: c.log,
-    async close() {
-      closing = true;
-      await lease.stop(); // the active engine stops (logs, sends what is decided), then releases
-      await app.close();
-      redis.disconnect();
-      await c.producer.close();
-      await c.store.close();
-    },
-  };
+  return server.listen(
+    () => lease.stop(), // the active engine stops (logs, sends what is decided), then releases
+    () => redis.disconnect(),
+  );
 }
 
 /** The engine of the instance holding the lease, with its input, its mirror and its action queue. */
@@ -243,12 +211,7 @@ class ActiveEngine {
       log,
     );
     input.consumer = consumer;
-    const reader = connectRedis(config.state.redis.url, {
-      name: 'alert-actions',
-      log,
-      metrics: c.metrics,
-      keyPrefix: config.state.redis.keyPrefix,
-    });
+    const reader = roleRedis(config, c, 'alert-actions');
     const commands = new CommandServer(
       reader,
       redis,

@@ -26,14 +26,11 @@ import { Access, apiKeyAuthenticator } from '../platform/access.ts';
 import { ApiKeys } from '../platform/api-keys.ts';
 import { InProcessBus } from '../platform/bus.ts';
 import { durationMs } from '../platform/duration.ts';
-import { createHttpServer } from '../platform/http.ts';
 import { GroupConsumer } from '../platform/kafka/consumer.ts';
 import { topicsOf } from '../platform/kafka/topics.ts';
 import type { Logger } from '../platform/logger.ts';
-import { connectRedis } from '../platform/redis/client.ts';
-import { requireRedis } from './alert-role.ts';
 import { demoKeys } from './demo-keys.ts';
-import { common, listen, type RoleHandle } from './roles.ts';
+import { common, type RoleHandle, requireRedis, roleRedis, roleServer } from './roles.ts';
 
 const SILENCE_RELOAD_MS = 10_000;
 
@@ -47,8 +44,7 @@ export async function startConsoleRole(
   const r = config.state.redis;
   const keys = alertStateKeys(r.keyPrefix);
   const node = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  const connect = (name: string) =>
-    connectRedis(r.url, { name, log, metrics: c.metrics, keyPrefix: r.keyPrefix });
+  const connect = (name: string) => roleRedis(config, c, name);
   const redis = connect('console');
   const feedReader = connect('console-feed');
   const replies = connect('console-replies');
@@ -94,17 +90,11 @@ export async function startConsoleRole(
     SILENCE_RELOAD_MS,
   );
 
-  let closing = false;
-  const app = createHttpServer({
-    logger: log,
-    metrics: c.metrics,
+  const server = roleServer('console', config, c, {
     bodyLimit: config.server.bodyLimitBytes,
-    readiness: [
-      { name: 'store', check: () => c.store.ping() },
-      { name: 'redis', check: async () => (await redis.ping()) === 'PONG' },
-      { name: 'accepting', check: () => !closing },
-    ],
+    checks: [{ name: 'redis', check: async () => (await redis.ping()) === 'PONG' }],
   });
+  const app = server.app;
   await app.register(queryRoutes, { store: c.store, org: c.org, access });
   await app.register(alertRoutes, { engine: desk, access, org: c.org });
   await app.register(silenceRoutes, { silences, access, org: c.org });
@@ -147,23 +137,16 @@ export async function startConsoleRole(
   );
   await chartConsumer.start();
 
-  const url = await listen(app, config, log);
-  return {
-    role: 'console',
-    url,
-    metrics: c.metrics,
-    log,
-    async close() {
-      closing = true;
+  return server.listen(
+    async () => {
       clearInterval(reloadSilences);
       await consoleServer.close();
-      await app.close();
+    },
+    async () => {
       await chartConsumer.stop();
       await desk.stop();
       commands.close();
       for (const x of [redis, feedReader, replies, adapterPub, adapterSub]) x.disconnect();
-      await c.producer.close();
-      await c.store.close();
     },
-  };
+  );
 }

@@ -2,6 +2,7 @@
 // config file plus the environment, sharing Kafka and the store. Every role serves /healthz,
 // /readyz and /metrics on its HTTP port (0 picks a free one, for several copies on one box).
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import { loadOrgTree } from '../config/org-loader.ts';
 import type { OrgTree } from '../config/org-tree.ts';
 import type { GridwatchConfig } from '../config/schema.ts';
@@ -9,12 +10,13 @@ import { ingestRoutes } from '../ingest/http.ts';
 import { KafkaEventLog } from '../ingest/kafka-event-log.ts';
 import { ApiKeys } from '../platform/api-keys.ts';
 import { durationMs } from '../platform/duration.ts';
-import { createHttpServer } from '../platform/http.ts';
+import { createHttpServer, type ReadinessCheck } from '../platform/http.ts';
 import { GroupConsumer } from '../platform/kafka/consumer.ts';
 import { KafkaProducer } from '../platform/kafka/producer.ts';
 import { ensureTopics, topicsOf } from '../platform/kafka/topics.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { Metrics } from '../platform/metrics.ts';
+import { connectRedis } from '../platform/redis/client.ts';
 import { Store } from '../platform/store/store.ts';
 import { PartitionStage } from '../processors/partition-stage.ts';
 import { RollupStage } from '../processors/rollup-stage.ts';
@@ -53,11 +55,67 @@ export async function common(config: GridwatchConfig, role: string, logger?: Log
   return { log, metrics, org, store, producer };
 }
 
-export async function listen(app: FastifyInstance, config: GridwatchConfig, log: Logger): Promise<string> {
-  const address = await app.listen({ host: config.server.host, port: config.server.port });
-  const url = address.replace('[::1]', 'localhost');
-  log.info({ url }, 'listening');
-  return url;
+export function requireRedis(config: GridwatchConfig, role: string): void {
+  if (config.state.mode !== 'redis')
+    throw new Error(
+      `gridwatch ${role} shares state through Redis: set state.mode: redis (or GRIDWATCH_REDIS_URL)`,
+    );
+}
+
+/** A Redis connection of the role, named for logs and CLIENT LIST. */
+export function roleRedis(config: GridwatchConfig, c: Common, name: string): Redis {
+  const r = config.state.redis;
+  return connectRedis(r.url, { name, log: c.log, metrics: c.metrics, keyPrefix: r.keyPrefix });
+}
+
+/**
+ * A role's HTTP server: /healthz, /readyz (the store, the role's own checks, and not closing)
+ * and /metrics, plus what the role registers on `app`. `listen` starts it and returns the
+ * handle whose close stops the role's work (`stop`), then the server (in-flight requests finish),
+ * then what those requests used (`release`: connections), the producer and the store.
+ */
+export function roleServer(
+  role: string,
+  config: GridwatchConfig,
+  c: Common,
+  opts: { bodyLimit: number; checks?: ReadinessCheck[] },
+): {
+  app: FastifyInstance;
+  listen(stop: () => Promise<void>, release?: () => Promise<void> | void): Promise<RoleHandle>;
+} {
+  let closing = false;
+  const app = createHttpServer({
+    logger: c.log,
+    metrics: c.metrics,
+    bodyLimit: opts.bodyLimit,
+    readiness: [
+      { name: 'store', check: () => c.store.ping() },
+      ...(opts.checks ?? []),
+      { name: 'accepting', check: () => !closing },
+    ],
+  });
+  return {
+    app,
+    async listen(stop, release) {
+      const address = await app.listen({ host: config.server.host, port: config.server.port });
+      const url = address.replace('[::1]', 'localhost');
+      c.log.info({ url }, 'listening');
+      return {
+        role,
+        url,
+        metrics: c.metrics,
+        log: c.log,
+        async close() {
+          closing = true;
+          await stop();
+          await app.close();
+          await release?.();
+          await c.producer.close();
+          await c.store.close();
+        },
+      };
+    },
+  };
 }
 
 /** `gridwatch ingest`: the ingest API, appending to Kafka. Stateless but for its dedup memory. */
@@ -73,17 +131,8 @@ export async function startIngestRole(
     dedupMaxEntries: config.ingest.dedupMaxEntries,
     maxPendingRecords: config.ingest.maxPendingRecords,
   });
-  let closing = false;
-  const app = createHttpServer({
-    logger: c.log,
-    metrics: c.metrics,
-    bodyLimit: config.server.bodyLimitBytes,
-    readiness: [
-      { name: 'store', check: () => c.store.ping() },
-      { name: 'accepting', check: () => !closing },
-    ],
-  });
-  await app.register(ingestRoutes, {
+  const server = roleServer('ingest', config, c, { bodyLimit: config.server.bodyLimitBytes });
+  await server.app.register(ingestRoutes, {
     config,
     org: c.org,
     store: c.store,
@@ -92,20 +141,7 @@ export async function startIngestRole(
     metrics: c.metrics,
     processorLag: () => 0, // the lag lives in Kafka; its gauge is the processors'
   });
-  const url = await listen(app, config, c.log);
-  return {
-    role: 'ingest',
-    url,
-    metrics: c.metrics,
-    log: c.log,
-    async close() {
-      closing = true;
-      eventLog.close();
-      await app.close();
-      await c.producer.close();
-      await c.store.close();
-    },
-  };
+  return server.listen(async () => eventLog.close());
 }
 
 /**
@@ -161,29 +197,8 @@ export async function startProcessRole(
   await windowsConsumer.start();
   await rollupConsumer.start();
 
-  let closing = false;
-  const app = createHttpServer({
-    logger: c.log,
-    metrics: c.metrics,
-    bodyLimit: 1024 * 1024,
-    readiness: [
-      { name: 'store', check: () => c.store.ping() },
-      { name: 'running', check: () => !closing },
-    ],
+  return roleServer('process', config, c, { bodyLimit: 1024 * 1024 }).listen(async () => {
+    await windowsConsumer.stop();
+    await rollupConsumer.stop();
   });
-  const url = await listen(app, config, c.log);
-  return {
-    role: 'process',
-    url,
-    metrics: c.metrics,
-    log: c.log,
-    async close() {
-      closing = true;
-      await windowsConsumer.stop();
-      await rollupConsumer.stop();
-      await app.close();
-      await c.producer.close();
-      await c.store.close();
-    },
-  };
 }
