@@ -21,10 +21,9 @@
 // the next resolve just finds nothing. Losing Redis's data (FLUSHALL, a restart without
 // persistence, a failover to an empty replica) ends every session silently too: officers sign in
 // again.
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { defineScripts, type Scripts } from '../../platform/redis/scripts.ts';
-import { type Session, type SessionStore, sessionIdOf } from './sessions.ts';
+import { newSession, type Session, type SessionStore, sessionIdOf } from './sessions.ts';
 
 export interface RedisSessionsOptions {
   /** Prepended to every key, e.g. `gridwatch:`. */
@@ -67,15 +66,8 @@ export class RedisSessions implements SessionStore {
   }
 
   async create(user: string): Promise<{ token: string; session: Session }> {
-    const token = randomBytes(32).toString('base64url');
     const now = this.now();
-    const session: Session = {
-      id: sessionIdOf(token),
-      user,
-      createdAt: now,
-      expiresAt: now + this.opts.ttlMs,
-      lastSeen: now,
-    };
+    const { token, session } = newSession(user, now, this.opts.ttlMs);
     const key = this.key(session.id);
     const results = await this.redis
       .multi()

@@ -25,6 +25,15 @@ export interface SessionStore {
 
 export const sessionIdOf = (token: string) => createHash('sha256').update(token).digest('hex');
 
+/** A new session of `user` lasting `ttlMs` from `now`, and its cookie token (256 random bits). */
+export function newSession(user: string, now: number, ttlMs: number): { token: string; session: Session } {
+  const token = randomBytes(32).toString('base64url');
+  return {
+    token,
+    session: { id: sessionIdOf(token), user, createdAt: now, expiresAt: now + ttlMs, lastSeen: now },
+  };
+}
+
 export class MemorySessions implements SessionStore {
   private readonly sessions = new Map<string, Session>();
   private readonly listeners: ((s: Session) => void)[] = [];
@@ -42,22 +51,14 @@ export class MemorySessions implements SessionStore {
   }
 
   async create(user: string): Promise<{ token: string; session: Session }> {
-    const token = randomBytes(32).toString('base64url');
-    const now = this.now();
-    const session: Session = {
-      id: sessionIdOf(token),
-      user,
-      createdAt: now,
-      expiresAt: now + this.opts.ttlMs,
-      lastSeen: now,
-    };
+    const created = newSession(user, this.now(), this.opts.ttlMs);
     // Bounded: the oldest session goes first when a flood of logins would exhaust memory.
     if (this.sessions.size >= (this.opts.maxSessions ?? 100_000)) {
       const oldest = this.sessions.keys().next().value;
       if (oldest !== undefined) this.end(oldest);
     }
-    this.sessions.set(session.id, session);
-    return { token, session };
+    this.sessions.set(created.session.id, created.session);
+    return created;
   }
 
   async resolve(token: string): Promise<Session | undefined> {
