@@ -2,6 +2,7 @@
 // in grids. It drives window keys, alert scope, routing and access control, so lookups are
 // precomputed: ancestors per node, devices by id, and an address index for hotline calls.
 import { GwErrors } from '../platform/errors.ts';
+import { IdIndex } from './id-index.ts';
 import { LEVEL_DEPTH, LEVELS, type Level } from './schema.ts';
 
 export interface OrgNodeInput {
@@ -34,6 +35,8 @@ export interface OrgNode {
   readonly children: string[];
   /** Ids from the city down to this node, inclusive. */
   readonly path: readonly string[];
+  /** Dense number of the node in this tree (0…size−1): array index on hot paths. */
+  readonly index: number;
 }
 
 export interface Device {
@@ -42,6 +45,8 @@ export interface Device {
   readonly grid: string;
   /** A short list (a sensor reports one or two metrics): includes() beats a Set here. */
   readonly metrics: readonly string[] | undefined;
+  /** The grid's OrgNode.index. */
+  readonly gridIndex: number;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -55,6 +60,11 @@ export class OrgTree {
   private readonly subtrees = new Map<string, readonly string[]>();
   private maxAddressLen = 0;
   private gridCount = 0;
+  /** Hot-path lookups (every event names a device or a grid): see IdIndex. */
+  private readonly nodeIndex: IdIndex;
+  private readonly nodeList: OrgNode[];
+  private readonly deviceIndex: IdIndex;
+  private readonly deviceList: Device[];
 
   constructor(input: OrgInput) {
     const problems: string[] = [];
@@ -92,6 +102,7 @@ export class OrgTree {
         parent: parent?.id,
         children: [],
         path: parent ? [...parent.path, n.id] : [n.id],
+        index: this.nodes.size,
       };
       parent?.children.push(n.id);
       this.nodes.set(n.id, node);
@@ -119,23 +130,40 @@ export class OrgTree {
           id: d.id,
           type: d.type,
           grid: d.grid,
+          gridIndex: this.nodes.get(d.grid)!.index,
           metrics: d.metrics && d.metrics.length > 0 ? Object.freeze([...new Set(d.metrics)]) : undefined,
         });
       }
     }
     if (problems.length) throw new GwErrors.ORG_INVALID(problems.slice(0, 20).join('; '));
+    this.nodeList = [...this.nodes.values()];
+    this.nodeIndex = new IdIndex(this.nodeList.map((n) => n.id));
+    this.deviceList = [...this.devices.values()];
+    this.deviceIndex = new IdIndex(this.deviceList.map((d) => d.id));
   }
 
   get size(): { nodes: number; grids: number; devices: number } {
     return { nodes: this.nodes.size, grids: this.gridCount, devices: this.devices.size };
   }
 
+  /** The id of the node numbered `index`: one array read, for checking an event's gridIndex. */
+  nodeIdAt(index: number): string | undefined {
+    return this.nodeIndex.ids[index];
+  }
+
+  /** The node numbered `index` (OrgNode.index). */
+  nodeAt(index: number): OrgNode | undefined {
+    return this.nodeList[index];
+  }
+
   node(id: string): OrgNode | undefined {
-    return this.nodes.get(id);
+    const n = this.nodeIndex.indexOf(id);
+    return n < 0 ? undefined : this.nodeList[n];
   }
 
   device(id: string): Device | undefined {
-    return this.devices.get(id);
+    const n = this.deviceIndex.indexOf(id);
+    return n < 0 ? undefined : this.deviceList[n];
   }
 
   *allNodes(level?: Level): IterableIterator<OrgNode> {
@@ -164,15 +192,15 @@ export class OrgTree {
 
   /** The ancestor of `id` at `level` (the node itself when it is at that level). */
   ancestorAt(id: string, level: Level): string | undefined {
-    const n = this.nodes.get(id);
+    const n = this.node(id);
     if (!n) return undefined;
     return n.path[LEVEL_DEPTH[level]];
   }
 
   /** True when `id` is `area` or lies beneath it: the jurisdiction check. */
   isWithin(id: string, area: string): boolean {
-    const n = this.nodes.get(id);
-    const a = this.nodes.get(area);
+    const n = this.node(id);
+    const a = this.node(area);
     if (!n || !a) return false;
     return n.path[LEVEL_DEPTH[a.level]] === area;
   }
@@ -182,7 +210,7 @@ export class OrgTree {
     const key = normaliseAddress(address);
     for (let len = Math.min(key.length, this.maxAddressLen); len > 0; len--) {
       const hit = this.addressIndex.get(key.slice(0, len));
-      if (hit) return this.nodes.get(hit);
+      if (hit) return this.node(hit);
     }
     return undefined;
   }

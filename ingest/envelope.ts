@@ -11,6 +11,12 @@ export interface GovEvent {
   ts: number;
   /** Grid cell; its ancestors come from the org registry. */
   grid: string;
+  /**
+   * The grid's OrgNode.index in this process's org tree, when the producer knew it (ingest
+   * does): saves the window operators a lookup. A cache only — never stored or sent; a reader
+   * checks it against `grid` before use.
+   */
+  gridIndex?: number;
   value: number;
   device?: string;
   attrs?: Record<string, string | number | boolean>;

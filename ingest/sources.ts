@@ -4,7 +4,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType } from '@sinclair/typebox/errors';
-import type { OrgTree } from '../config/org-tree.ts';
+import type { OrgNode, OrgTree } from '../config/org-tree.ts';
 import type { GridwatchConfig, SourceName } from '../config/schema.ts';
 import { durationMs } from '../platform/duration.ts';
 import type { GovEvent, SourceRow } from './envelope.ts';
@@ -159,8 +159,9 @@ export const sensorAdapter: SourceAdapter = {
       kind: r.metric,
       ts: t.ms,
       grid: device.grid,
+      gridIndex: device.gridIndex,
       value: r.value,
-      device: r.device,
+      device: device.id,
     };
     return { ok: true, event, row: { unit: metric.unit, attrs: attrs as never } };
   },
@@ -194,8 +195,9 @@ export const videoAdapter: SourceAdapter = {
       kind: r.event_type,
       ts: t.ms,
       grid: camera.grid,
+      gridIndex: camera.gridIndex,
       value: r.object_count ?? 1,
-      device: r.camera,
+      device: camera.id,
       attrs: { confidence: r.confidence },
     };
     return {
@@ -222,13 +224,13 @@ export const hotlineAdapter: SourceAdapter = {
     if (!ctx.categories.has(r.category)) {
       return fail('category', 'unknown_category', `"${r.category}" is not in the hotline taxonomy`);
     }
-    let grid: string;
+    let grid: OrgNode;
     if (r.grid !== undefined) {
       const node = ctx.org.node(r.grid);
       if (!node) return fail('grid', 'unknown_grid', `"${r.grid}" is not a node of the org registry`);
       if (node.level !== 'grid')
         return fail('grid', 'unknown_grid', `"${r.grid}" is a ${node.level}, not a grid`);
-      grid = node.id;
+      grid = node;
     } else if (r.address !== undefined) {
       const node = ctx.org.resolveAddress(r.address);
       if (!node) return fail('address', 'unresolved_address', 'no registered address is a prefix of it');
@@ -239,13 +241,21 @@ export const hotlineAdapter: SourceAdapter = {
           `resolves only to ${node.level} "${node.id}", not to a grid`,
         );
       }
-      grid = node.id;
+      grid = node;
     } else {
       return fail('grid', 'missing_field', 'one of grid or address is required');
     }
     const t = parseEventTime(r.received_at, ctx.minMs, ctx.maxMs);
     if (!t.ok) return fail('received_at', t.code, t.reason);
-    const event: GovEvent = { id: r.call_id, source: 'hotline', kind: r.category, ts: t.ms, grid, value: 1 };
+    const event: GovEvent = {
+      id: r.call_id,
+      source: 'hotline',
+      kind: r.category,
+      ts: t.ms,
+      grid: grid.id,
+      gridIndex: grid.index,
+      value: 1,
+    };
     return {
       ok: true,
       event,

@@ -35,7 +35,8 @@ describe('Accumulator', () => {
         expect(left.min).toBe(whole.min);
         expect(left.max).toBe(whole.max);
         expect(left.variance).toBeCloseTo(whole.variance, 0);
-        expect(left.devices?.size).toBe(whole.devices?.size);
+        expect(left.distinct).toBe(whole.distinct);
+        expect(left.distinct).toBe(new Set(values.map((_, i) => i % 5)).size);
         expect(Object.fromEntries(left.kinds!)).toEqual(Object.fromEntries(whole.kinds!));
         for (const q of [0.5, 0.9, 0.99]) {
           const truth = exact(values, q);

@@ -41,20 +41,30 @@ export class Accumulator {
   lastValue = Number.NaN;
   /** Log position of the last value: ties in event time go to the later one, here and in merges. */
   lastSeq = 0;
-  /** With quantiles: the values themselves while few, else undefined and the sketch holds them. */
+  /**
+   * With quantiles: the values themselves while few (sorted in place when asked: `sorted`),
+   * then the sketch. Most grid windows hold one reading, so the array is made only for the
+   * second: a single value is `min`.
+   */
   values: number[] | undefined;
+  private sorted = false;
   sketch: DDSketch | undefined;
-  devices: Set<string> | undefined;
+  private readonly quantiles: boolean;
+  /** With distinct: the first device, then a Set once a second one appears. */
+  private device0: string | undefined;
+  private devices: Set<string> | undefined;
+  private readonly distinctDevices: boolean;
   kinds: Map<string, number> | undefined;
   dirty = false;
 
   constructor(opts: AggregateOptions) {
-    if (opts.quantiles) this.values = [];
-    if (opts.distinct) this.devices = new Set();
+    this.quantiles = opts.quantiles;
+    this.distinctDevices = opts.distinct;
     if (opts.kinds) this.kinds = new Map();
   }
 
   add(value: number, ts: number, seq: number, device: string | undefined, kind: string): void {
+    if (this.quantiles) this.addValue(value); // before min changes: it holds a single value
     const n = ++this.count;
     this.sum += value;
     if (value < this.min) this.min = value;
@@ -68,17 +78,60 @@ export class Accumulator {
       this.lastValue = value;
       this.lastSeq = seq;
     }
-    if (this.values) {
-      this.values.push(value);
-      if (this.values.length > EXACT_QUANTILE_VALUES) this.toSketch();
-    } else this.sketch?.accept(value);
-    if (this.devices && device !== undefined) this.devices.add(device);
+    if (device !== undefined && this.distinctDevices) this.addDevice(device);
     if (this.kinds) this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
     this.dirty = true;
   }
 
+  private addValue(value: number): void {
+    if (this.sketch) this.sketch.accept(value);
+    else if (this.values) {
+      this.values.push(value);
+      this.sorted = false;
+      if (this.values.length > EXACT_QUANTILE_VALUES) this.toSketch();
+    } else if (this.count === 1) {
+      this.values = [this.min, value];
+      this.sorted = false;
+    }
+  }
+
+  /** The exact values held (with quantiles, before a sketch takes over). */
+  private exactValues(): number[] {
+    if (this.values) return this.values;
+    return this.count === 1 ? [this.min] : [];
+  }
+
+  private addDevice(d: string): void {
+    if (this.devices) this.devices.add(d);
+    else if (this.device0 === undefined) this.device0 = d;
+    else if (this.device0 !== d) this.devices = new Set([this.device0, d]);
+  }
+
+  /** Distinct devices seen, or null when the spec does not count them. */
+  get distinct(): number | null {
+    if (!this.distinctDevices) return null;
+    return this.devices ? this.devices.size : this.device0 === undefined ? 0 : 1;
+  }
+
+  private deviceList(): string[] {
+    return this.devices ? [...this.devices] : this.device0 === undefined ? [] : [this.device0];
+  }
+
   merge(o: Accumulator): void {
     if (o.count === 0) return;
+    // Values first, while this.count and this.min still describe this side alone.
+    if (this.quantiles) {
+      const theirs = o.sketch ? undefined : o.exactValues();
+      if (!this.sketch && theirs && this.count + theirs.length <= EXACT_QUANTILE_VALUES) {
+        if (!this.values) this.values = this.count === 1 ? [this.min] : [];
+        for (const v of theirs) this.values.push(v);
+        this.sorted = false;
+      } else {
+        const sketch = this.sketch ?? this.toSketch();
+        if (o.sketch) mergeSketch(sketch, o.sketch);
+        else if (theirs) for (const v of theirs) sketch.accept(v);
+      }
+    }
     const n = this.count + o.count;
     const d = o.mean_ - this.mean_;
     this.m2 += o.m2 + (d * d * this.count * o.count) / n;
@@ -93,16 +146,10 @@ export class Accumulator {
       this.lastValue = o.lastValue;
       this.lastSeq = o.lastSeq;
     }
-    if (this.values || this.sketch) {
-      if (this.values && o.values && this.values.length + o.values.length <= EXACT_QUANTILE_VALUES) {
-        for (const v of o.values) this.values.push(v);
-      } else {
-        const sketch = this.sketch ?? this.toSketch();
-        if (o.sketch) mergeSketch(sketch, o.sketch);
-        else if (o.values) for (const v of o.values) sketch.accept(v);
-      }
+    if (this.distinctDevices) {
+      if (o.devices) for (const x of o.devices) this.addDevice(x);
+      else if (o.device0 !== undefined) this.addDevice(o.device0);
     }
-    if (this.devices && o.devices) for (const x of o.devices) this.devices.add(x);
     if (this.kinds && o.kinds) for (const [k, c] of o.kinds) this.kinds.set(k, (this.kinds.get(k) ?? 0) + c);
     this.dirty = true;
   }
@@ -118,20 +165,24 @@ export class Accumulator {
 
   private toSketch(): DDSketch {
     const sketch = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
-    for (const v of this.values ?? []) sketch.accept(v);
+    for (const v of this.exactValues()) sketch.accept(v);
     this.values = undefined;
     this.sketch = sketch;
     return sketch;
   }
 
   quantile(q: number): number | null {
-    if (this.count === 0 || (!this.values && !this.sketch)) return null;
-    if (this.values) {
-      // The same rank rule as DDSketch: the value at rank floor(q · (n − 1)).
-      const sorted = [...this.values].sort((a, b) => a - b);
-      return sorted[Math.floor(q * (sorted.length - 1))]!;
+    if (this.count === 0 || !this.quantiles) return null;
+    if (!this.sketch) {
+      if (!this.values) return this.min; // one value
+      // The same rank rule as DDSketch: the value at rank floor(q · (n − 1)). Sorted in place,
+      // once for the three quantiles of a result: the values' order means nothing.
+      if (!this.sorted) {
+        this.values.sort((a, b) => a - b);
+        this.sorted = true;
+      }
+      return this.values[Math.floor(q * (this.values.length - 1))]!;
     }
-    if (!this.sketch) return null;
     // The sketch's estimate, clamped to the exact extremes we keep anyway.
     return Math.min(this.max, Math.max(this.min, this.sketch.getValueAtQuantile(q)));
   }
@@ -149,8 +200,8 @@ export class Accumulator {
       lv: this.lastValue,
       ls: this.lastSeq,
       sk: this.sketch ? sketchState(this.sketch) : undefined,
-      vs: this.values ? [...this.values] : undefined,
-      dv: this.devices ? [...this.devices] : undefined,
+      vs: this.quantiles && !this.sketch ? [...this.exactValues()] : undefined,
+      dv: this.distinctDevices ? this.deviceList() : undefined,
       kd: this.kinds ? Object.fromEntries(this.kinds) : undefined,
     };
   }
@@ -168,8 +219,8 @@ export class Accumulator {
     a.lastValue = s.lv ?? Number.NaN;
     a.lastSeq = s.ls ?? 0;
     if (opts.quantiles && s.sk) restoreSketch(a.toSketch(), s.sk);
-    else if (opts.quantiles && s.vs) a.values = [...s.vs];
-    if (opts.distinct && s.dv) a.devices = new Set(s.dv);
+    else if (opts.quantiles && s.vs && s.vs.length > 1) a.values = [...s.vs];
+    if (opts.distinct && s.dv) for (const d of s.dv) a.addDevice(d);
     if (opts.kinds && s.kd) a.kinds = new Map(Object.entries(s.kd));
     return a;
   }

@@ -11,6 +11,7 @@ import type { LoggedEvent } from '../ingest/envelope.ts';
 import { durationMs } from '../platform/duration.ts';
 import { Accumulator, type AccumulatorState, type AggregateOptions, aggregateOptions } from './aggregates.ts';
 import { type ClockState, OperatorClock } from './operator-clock.ts';
+import { SeriesIndex } from './series-index.ts';
 import { AlignedAssigner } from './window-assigner.ts';
 import type { WindowResult } from './window-result.ts';
 
@@ -112,7 +113,7 @@ export function toResult(
     p50: a.quantile(0.5),
     p90: a.quantile(0.9),
     p99: a.quantile(0.99),
-    distinct: a.devices ? a.devices.size : null,
+    distinct: a.distinct,
     last: p.agg.last ? a.lastValue : null,
     deltaCount: final ? a.count - (prev?.count ?? 0) : null,
     deltaMean: final && prev ? a.mean - prev.mean : null,
@@ -122,18 +123,30 @@ export function toResult(
   };
 }
 
-/** All windows with one start: grid → kind → accumulator. */
+/** All windows with one start: an accumulator per series (SeriesIndex number). */
 interface Bucket {
   start: number;
   end: number;
   fired: boolean;
   /** Past allowed lateness: takes no more events, kept only as the next window's predecessor. */
   closed: boolean;
-  grids: Map<string, Map<string, Accumulator>>;
+  /** Indexed by series number (a sparse array: one read per event, no hashing). */
+  accs: (Accumulator | undefined)[];
+  /** The series present, in the order they opened. */
+  series: number[];
   /** Final roll-up results, for the next window's change. */
   rollups: Map<string, { count: number; mean: number }>;
-  size: number;
 }
+
+const newBucket = (start: number, end: number): Bucket => ({
+  start,
+  end,
+  fired: false,
+  closed: false,
+  accs: [],
+  series: [],
+  rollups: new Map(),
+});
 
 interface AlignedSnapshot extends ClockState {
   shedFloor: number | null;
@@ -147,9 +160,13 @@ export class AlignedWindowOperator implements WindowOperator {
   private readonly assigner: AlignedAssigner;
   private readonly clock: OperatorClock;
   private readonly buckets = new Map<number, Bucket>();
+  /** The bucket the previous event went to: consecutive events mostly share it. */
+  private recent: Bucket | undefined;
   private readonly starts: number[] = [];
-  /** Roll-up levels (all but grid), finest first, with their depth in the tree. */
-  private readonly rollupLevels: { level: Level; depth: number }[];
+  /** Roll-up levels (all but grid), finest first; `at` indexes SeriesIndex.ancestors. */
+  private readonly rollupLevels: { level: Level; depth: number; at: number }[];
+  private readonly series: SeriesIndex;
+  private readonly gridLevel: boolean;
   private open = 0;
   private wm = Number.NEGATIVE_INFINITY;
   /** Windows ending at or before this were shed by the state limit: their events are late. */
@@ -157,7 +174,7 @@ export class AlignedWindowOperator implements WindowOperator {
 
   constructor(
     spec: WindowSpecConfig,
-    private readonly org: OrgTree,
+    org: OrgTree,
     private readonly out: OperatorOutput,
     private readonly maxOpenWindows: number,
   ) {
@@ -171,7 +188,43 @@ export class AlignedWindowOperator implements WindowOperator {
     this.rollupLevels = this.p.levels
       .filter((l) => l !== 'grid')
       .map((level) => ({ level, depth: LEVELS.indexOf(level) }))
-      .sort((a, b) => b.depth - a.depth);
+      .sort((a, b) => b.depth - a.depth)
+      .map((l, at) => ({ ...l, at }));
+    this.series = new SeriesIndex(
+      org,
+      this.rollupLevels.map((l) => l.depth),
+    );
+    this.gridLevel = this.p.levels.includes('grid');
+  }
+
+  /** The bucket of windows starting at `start`, created if absent. */
+  private bucket(start: number): Bucket {
+    const r = this.recent;
+    if (r !== undefined && r.start === start) return r;
+    let b = this.buckets.get(start);
+    if (!b) {
+      b = newBucket(start, start + this.assigner.size);
+      this.buckets.set(start, b);
+    }
+    this.recent = b;
+    return b;
+  }
+
+  /** The series' accumulator in `b`, opened (and counted) if absent. */
+  private accOf(b: Bucket, s: number): Accumulator {
+    let acc = b.accs[s];
+    if (acc === undefined) {
+      acc = new Accumulator(this.p.agg);
+      b.accs[s] = acc;
+      b.series.push(s);
+      this.open++;
+    }
+    return acc;
+  }
+
+  private dropBucket(start: number): void {
+    this.buckets.delete(start);
+    if (this.recent?.start === start) this.recent = undefined;
   }
 
   get watermark(): number {
@@ -188,6 +241,7 @@ export class AlignedWindowOperator implements WindowOperator {
     const kind = this.p.byKind ? e.kind : ALL_KINDS;
     const n = this.assigner.assign(t, this.starts);
     let late = false;
+    let s = -1;
     for (let i = 0; i < n; i++) {
       const start = this.starts[i]!;
       const end = start + this.assigner.size;
@@ -195,25 +249,11 @@ export class AlignedWindowOperator implements WindowOperator {
         late = true; // (hopping: its later windows may still count it)
         continue;
       }
-      let b = this.buckets.get(start);
-      if (!b) {
-        b = { start, end, fired: false, closed: false, grids: new Map(), rollups: new Map(), size: 0 };
-        this.buckets.set(start, b);
-      }
-      let kinds = b.grids.get(e.grid);
-      if (!kinds) {
-        kinds = new Map();
-        b.grids.set(e.grid, kinds);
-      }
-      let acc = kinds.get(kind);
-      if (!acc) {
-        acc = new Accumulator(this.p.agg);
-        kinds.set(kind, acc);
-        b.size++;
-        this.open++;
-      }
+      if (s < 0) s = this.series.of(e.grid, e.gridIndex, kind);
+      const b = this.bucket(start);
+      const acc = this.accOf(b, s);
       acc.add(e.value, t, e.seq, e.device, e.kind);
-      if (end <= this.wm) this.lateFiring(b, e.grid, kind, acc);
+      if (end <= this.wm) this.lateFiring(b, s, acc);
     }
     if (late) this.out.late(e, this.wm); // once per event, however many windows refused it
     const wm = this.clock.onEvent(e.partition ?? 0, t, wall);
@@ -233,15 +273,13 @@ export class AlignedWindowOperator implements WindowOperator {
   emitUpdates(): void {
     for (const b of this.buckets.values()) {
       if (b.fired) continue;
-      const dirty: [string, string][] = [];
-      for (const [grid, kinds] of b.grids) {
-        for (const [kind, acc] of kinds) {
-          if (!acc.dirty) continue;
-          dirty.push([grid, kind]);
-          if (this.p.levels.includes('grid'))
-            this.out.result(toResult(this.p, 'grid', grid, kind, b.start, b.end, acc, false, undefined));
-          acc.dirty = false;
-        }
+      const dirty: number[] = [];
+      for (const s of b.series) {
+        const acc = b.accs[s]!;
+        if (!acc.dirty) continue;
+        dirty.push(s);
+        if (this.gridLevel) this.out.result(this.gridResult(s, b, acc, false, undefined));
+        acc.dirty = false;
       }
       if (dirty.length > 0) this.emitRollups(b, false, dirty);
     }
@@ -255,24 +293,16 @@ export class AlignedWindowOperator implements WindowOperator {
   absorb(grid: string, kind: string, start: number, state: AccumulatorState): boolean {
     const end = start + this.assigner.size;
     if (end + this.p.latenessMs <= this.wm || end <= this.shedFloor) return false;
-    let b = this.buckets.get(start);
-    if (!b) {
-      b = { start, end, fired: false, closed: false, grids: new Map(), rollups: new Map(), size: 0 };
-      this.buckets.set(start, b);
-    }
-    let kinds = b.grids.get(grid);
-    if (!kinds) {
-      kinds = new Map();
-      b.grids.set(grid, kinds);
-    }
-    if (!kinds.has(kind)) {
-      b.size++;
+    const b = this.bucket(start);
+    const s = this.series.of(grid, undefined, kind);
+    if (b.accs[s] === undefined) {
+      b.series.push(s);
       this.open++;
     }
     const acc = Accumulator.fromJSON(state, this.p.agg);
-    kinds.set(kind, acc);
+    b.accs[s] = acc;
     // A window the watermark has passed fires now, even if this grid is the first to open it.
-    if (b.fired || end <= this.wm) this.lateFiring(b, grid, kind, acc);
+    if (b.fired || end <= this.wm) this.lateFiring(b, s, acc);
     if (this.open > this.maxOpenWindows) this.shed();
     return true;
   }
@@ -295,66 +325,85 @@ export class AlignedWindowOperator implements WindowOperator {
     for (const [start, b] of this.buckets) {
       if (!b.closed && b.end <= closing) {
         b.closed = true;
-        this.open -= b.size;
+        this.open -= b.series.length;
       }
-      if (b.end <= horizon) this.buckets.delete(start);
+      if (b.end <= horizon) this.dropBucket(start);
     }
   }
 
   private fire(b: Bucket): void {
     b.fired = true;
-    if (this.p.levels.includes('grid')) {
-      for (const [grid, kinds] of b.grids) {
-        for (const [kind, acc] of kinds) this.emitFinal('grid', grid, kind, b, acc);
-      }
+    for (const s of b.series) {
+      const acc = b.accs[s]!;
+      if (this.gridLevel) this.emitGridFinal(s, b, acc);
+      acc.dirty = false;
     }
-    for (const kinds of b.grids.values()) for (const acc of kinds.values()) acc.dirty = false;
     this.emitRollups(b, true, undefined);
   }
 
   /** A late event in a fired window: re-emit its windows, and the next window's change. */
-  private lateFiring(b: Bucket, grid: string, kind: string, acc: Accumulator): void {
+  private lateFiring(b: Bucket, s: number, acc: Accumulator): void {
     b.fired = true; // a window first opened by a late event must not fire again
-    if (this.p.levels.includes('grid')) this.emitFinal('grid', grid, kind, b, acc);
+    if (this.gridLevel) this.emitGridFinal(s, b, acc);
     acc.dirty = false;
-    this.emitRollups(b, true, [[grid, kind]]);
+    this.emitRollups(b, true, [s]);
     const next = this.buckets.get(b.start + this.assigner.step);
     if (!next?.fired) return;
-    const nacc = next.grids.get(grid)?.get(kind);
-    if (nacc && this.p.levels.includes('grid')) this.emitFinal('grid', grid, kind, next, nacc);
-    this.emitRollups(next, true, [[grid, kind]]);
+    const nacc = next.accs[s];
+    if (nacc && this.gridLevel) this.emitGridFinal(s, next, nacc);
+    this.emitRollups(next, true, [s]);
+  }
+
+  private gridResult(
+    s: number,
+    b: Bucket,
+    acc: Accumulator,
+    final: boolean,
+    prev: { count: number; mean: number } | undefined,
+  ): WindowResult {
+    return toResult(
+      this.p,
+      'grid',
+      this.series.grid[s]!,
+      this.series.kind[s]!,
+      b.start,
+      b.end,
+      acc,
+      final,
+      prev,
+    );
   }
 
   /**
-   * Merges grid accumulators into each roll-up level. With `only`, just the groups that
-   * contain one of those (grid, kind) pairs are recomputed.
+   * Merges grid accumulators into each roll-up level. With `only` (series numbers), just the
+   * groups that contain one of those series are recomputed.
    */
-  private emitRollups(b: Bucket, final: boolean, only: [string, string][] | undefined): void {
+  private emitRollups(b: Bucket, final: boolean, only: number[] | undefined): void {
     if (final && !only) {
       this.emitAllRollups(b);
       return;
     }
-    for (const level of this.p.levels) {
-      if (level === 'grid') continue;
+    const kinds = this.series.kind;
+    for (const { level, at } of this.rollupLevels) {
+      const anc = this.series.ancestors[at]!;
       let wanted: Set<string> | undefined;
       if (only) {
         wanted = new Set();
-        for (const [grid, kind] of only) wanted.add(`${this.org.ancestorAt(grid, level)}\u0001${kind}`);
+        for (const s of only) wanted.add(`${anc[s]}\u0001${kinds[s]}`);
       }
       const groups = new Map<string, { key: string; kind: string; acc: Accumulator }>();
-      for (const [grid, kinds] of b.grids) {
-        const key = this.org.ancestorAt(grid, level);
+      for (const s of b.series) {
+        const key = anc[s];
         if (key === undefined) continue;
-        for (const [kind, acc] of kinds) {
-          const id = `${key}\u0001${kind}`;
-          if (wanted && !wanted.has(id)) continue;
-          let g = groups.get(id);
-          if (!g) {
-            g = { key, kind, acc: new Accumulator(this.p.agg) };
-            groups.set(id, g);
-          }
-          g.acc.merge(acc);
+        const kind = kinds[s]!;
+        const id = `${key}\u0001${kind}`;
+        if (wanted && !wanted.has(id)) continue;
+        let g = groups.get(id);
+        if (!g) {
+          g = { key, kind, acc: new Accumulator(this.p.agg) };
+          groups.set(id, g);
         }
+        g.acc.merge(b.accs[s]!);
       }
       for (const g of groups.values()) {
         if (final) this.emitFinal(level, g.key, g.kind, b, g.acc);
@@ -365,47 +414,47 @@ export class AlignedWindowOperator implements WindowOperator {
 
   /**
    * A firing bucket's roll-ups, finest level first: grids merge into (say) streets, streets
-   * into districts, districts into the city, so each accumulator is merged once.
+   * into districts, districts into the city, so each accumulator is merged once. A group's
+   * ancestors are those of any series in it (`rep`).
    */
   private emitAllRollups(b: Bucket): void {
-    if (this.rollupLevels.length === 0) return;
-    let from: Iterable<[string, Map<string, Accumulator>]> = b.grids;
-    for (const { level, depth } of this.rollupLevels) {
-      const groups = new Map<string, Map<string, Accumulator>>();
-      for (const [node, kinds] of from) {
-        const key = this.org.node(node)?.path[depth];
-        if (key === undefined) continue;
-        let byKind = groups.get(key);
-        if (!byKind) {
-          byKind = new Map();
-          groups.set(key, byKind);
+    type Group = { rep: number; byKind: Map<string, Accumulator> };
+    let from: Group[] | undefined;
+    for (const { level, at } of this.rollupLevels) {
+      const anc = this.series.ancestors[at]!;
+      const groups = new Map<string, Group>();
+      const merge = (rep: number, kind: string, acc: Accumulator) => {
+        const key = anc[rep];
+        if (key === undefined) return;
+        let g = groups.get(key);
+        if (!g) {
+          g = { rep, byKind: new Map() };
+          groups.set(key, g);
         }
-        for (const [kind, acc] of kinds) {
-          let g = byKind.get(kind);
-          if (!g) {
-            g = new Accumulator(this.p.agg);
-            byKind.set(kind, g);
-          }
-          g.merge(acc);
+        let into = g.byKind.get(kind);
+        if (!into) {
+          into = new Accumulator(this.p.agg);
+          g.byKind.set(kind, into);
         }
-      }
-      for (const [key, byKind] of groups)
-        for (const [kind, acc] of byKind) this.emitFinal(level, key, kind, b, acc);
-      from = groups;
+        into.merge(acc);
+      };
+      if (from) for (const g of from) for (const [kind, acc] of g.byKind) merge(g.rep, kind, acc);
+      else for (const s of b.series) merge(s, this.series.kind[s]!, b.accs[s]!);
+      for (const [key, g] of groups)
+        for (const [kind, acc] of g.byKind) this.emitFinal(level, key, kind, b, acc);
+      from = [...groups.values()];
     }
   }
 
+  private emitGridFinal(s: number, b: Bucket, acc: Accumulator): void {
+    const a = this.buckets.get(b.start - this.assigner.step)?.accs[s];
+    const r = this.gridResult(s, b, acc, true, a ? { count: a.count, mean: a.mean } : undefined);
+    this.out.result(r);
+    this.out.gridFinal?.(r, acc);
+  }
+
   private emitFinal(level: Level, key: string, kind: string, b: Bucket, acc: Accumulator): void {
-    let prev: { count: number; mean: number } | undefined;
     const pb = this.buckets.get(b.start - this.assigner.step);
-    if (level === 'grid') {
-      const a = pb?.grids.get(key)?.get(kind);
-      if (a) prev = { count: a.count, mean: a.mean };
-      const r = toResult(this.p, level, key, kind, b.start, b.end, acc, true, prev);
-      this.out.result(r);
-      this.out.gridFinal?.(r, acc);
-      return;
-    }
     const series = `${level}\u0001${key}\u0001${kind}`;
     this.out.result(toResult(this.p, level, key, kind, b.start, b.end, acc, true, pb?.rollups.get(series)));
     b.rollups.set(series, { count: acc.count, mean: acc.mean });
@@ -418,8 +467,8 @@ export class AlignedWindowOperator implements WindowOperator {
     for (const b of order) {
       if (this.open <= this.maxOpenWindows * 0.9) break;
       if (!b.fired) this.fire(b);
-      this.buckets.delete(b.start);
-      if (!b.closed) this.open -= b.size;
+      this.dropBucket(b.start);
+      if (!b.closed) this.open -= b.series.length;
       if (b.end > this.shedFloor) this.shedFloor = b.end;
     }
   }
@@ -428,8 +477,7 @@ export class AlignedWindowOperator implements WindowOperator {
     const buckets: AlignedSnapshot['buckets'] = [];
     for (const b of this.buckets.values()) {
       const accs: [string, string, AccumulatorState][] = [];
-      for (const [grid, kinds] of b.grids)
-        for (const [kind, acc] of kinds) accs.push([grid, kind, acc.toJSON()]);
+      for (const s of b.series) accs.push([this.series.grid[s]!, this.series.kind[s]!, b.accs[s]!.toJSON()]);
       buckets.push([b.start, b.fired, accs, [...b.rollups.entries()].map(([k, v]) => [k, v.count, v.mean])]);
     }
     return {
@@ -445,28 +493,19 @@ export class AlignedWindowOperator implements WindowOperator {
     this.wm = this.clock.watermark;
     this.shedFloor = s.shedFloor ?? Number.NEGATIVE_INFINITY;
     this.buckets.clear();
+    this.recent = undefined;
     this.open = 0;
     for (const [start, fired, accs, rollups] of s.buckets) {
-      const b: Bucket = {
-        start,
-        end: start + this.assigner.size,
-        fired,
-        closed: start + this.assigner.size + this.p.latenessMs <= this.wm,
-        grids: new Map(),
-        rollups: new Map(),
-        size: 0,
-      };
+      const b = newBucket(start, start + this.assigner.size);
+      b.fired = fired;
+      b.closed = b.end + this.p.latenessMs <= this.wm;
       for (const [grid, kind, st] of accs) {
-        let kinds = b.grids.get(grid);
-        if (!kinds) {
-          kinds = new Map();
-          b.grids.set(grid, kinds);
-        }
-        kinds.set(kind, Accumulator.fromJSON(st, this.p.agg));
-        b.size++;
+        const n = this.series.of(grid, undefined, kind);
+        if (b.accs[n] === undefined) b.series.push(n);
+        b.accs[n] = Accumulator.fromJSON(st, this.p.agg);
       }
       for (const [k, count, mean] of rollups) b.rollups.set(k, { count, mean });
-      if (!b.closed) this.open += b.size;
+      if (!b.closed) this.open += b.series.length;
       this.buckets.set(start, b);
     }
   }

@@ -1,0 +1,75 @@
+// The series of one window spec — its (grid, kind) pairs — numbered densely as they first
+// appear, with each series' roll-up keys resolved once. An event then finds its series with
+// one typed-array read (given the grid's OrgNode.index, which ingest attaches), and a firing
+// groups grids into streets, districts … without asking the org tree again.
+import type { OrgTree } from '../config/org-tree.ts';
+
+export class SeriesIndex {
+  readonly grid: string[] = [];
+  readonly kind: string[] = [];
+  /** Per roll-up depth given to the constructor: each series' ancestor there (undefined: none). */
+  readonly ancestors: (string | undefined)[][];
+  private readonly kinds = new Map<string, number>();
+  /** Grids the org tree does not know (replayed or foreign events): numbered after its nodes. */
+  private readonly strangers = new Map<string, number>();
+  private kindCap = 8;
+  private gridCap: number;
+  /** [grid number × kindCap + kind number] → series + 1 (0: none yet). */
+  private table: Int32Array;
+
+  constructor(
+    private readonly org: OrgTree,
+    private readonly depths: readonly number[],
+  ) {
+    this.gridCap = org.size.nodes + 16;
+    this.table = new Int32Array(this.gridCap * this.kindCap);
+    this.ancestors = depths.map(() => []);
+  }
+
+  get size(): number {
+    return this.grid.length;
+  }
+
+  /** The series of (grid, kind), numbered now if new. `gridIndex`: a hint, checked. */
+  of(grid: string, gridIndex: number | undefined, kind: string): number {
+    const g =
+      gridIndex !== undefined && this.org.nodeIdAt(gridIndex) === grid ? gridIndex : this.gridNumber(grid);
+    let k = this.kinds.get(kind);
+    if (k === undefined) {
+      k = this.kinds.size;
+      this.kinds.set(kind, k);
+      if (k >= this.kindCap) this.resize(this.gridCap, this.kindCap * 2);
+    }
+    const at = g * this.kindCap + k;
+    const s = this.table[at]! - 1;
+    if (s >= 0) return s;
+    const id = this.grid.length;
+    this.table[at] = id + 1;
+    this.grid.push(grid);
+    this.kind.push(kind);
+    const path = this.org.node(grid)?.path;
+    for (const [i, depth] of this.depths.entries()) this.ancestors[i]!.push(path?.[depth]);
+    return id;
+  }
+
+  private gridNumber(grid: string): number {
+    const node = this.org.node(grid);
+    if (node) return node.index;
+    let n = this.strangers.get(grid);
+    if (n === undefined) {
+      n = this.org.size.nodes + this.strangers.size;
+      this.strangers.set(grid, n);
+      if (n >= this.gridCap) this.resize(this.gridCap * 2, this.kindCap);
+    }
+    return n;
+  }
+
+  private resize(gridCap: number, kindCap: number): void {
+    const table = new Int32Array(gridCap * kindCap);
+    for (let g = 0; g < this.gridCap; g++)
+      for (let k = 0; k < this.kindCap; k++) table[g * kindCap + k] = this.table[g * this.kindCap + k]!;
+    this.table = table;
+    this.gridCap = gridCap;
+    this.kindCap = kindCap;
+  }
+}
