@@ -73,3 +73,47 @@ export class SeriesIndex {
     this.kindCap = kindCap;
   }
 }
+
+/**
+ * Values by series number, for one window bucket: a typed slot map and dense lists. (A plain
+ * array indexed by series number would do, but V8 turns an array written far past its length
+ * into a slow dictionary, and a bucket's first series is often a high number.)
+ */
+export class SeriesMap<T> {
+  /** In insertion order, with `values` alongside. */
+  readonly series: number[] = [];
+  readonly values: T[] = [];
+  /** Series number → position in `values` + 1 (0: absent). */
+  private slots: Int32Array;
+
+  constructor(capacity: number) {
+    this.slots = new Int32Array(Math.max(16, capacity));
+  }
+
+  get size(): number {
+    return this.series.length;
+  }
+
+  get(s: number): T | undefined {
+    const at = s < this.slots.length ? this.slots[s]! : 0;
+    return at === 0 ? undefined : this.values[at - 1];
+  }
+
+  /** Sets the value of series `s`; true when `s` was absent. */
+  set(s: number, v: T): boolean {
+    const at = s < this.slots.length ? this.slots[s]! : 0;
+    if (at !== 0) {
+      this.values[at - 1] = v;
+      return false;
+    }
+    if (s >= this.slots.length) {
+      const grown = new Int32Array(Math.max(s + 1, this.slots.length * 2));
+      grown.set(this.slots);
+      this.slots = grown;
+    }
+    this.series.push(s);
+    this.values.push(v);
+    this.slots[s] = this.series.length;
+    return true;
+  }
+}

@@ -11,7 +11,7 @@ import type { LoggedEvent } from '../ingest/envelope.ts';
 import { durationMs } from '../platform/duration.ts';
 import { Accumulator, type AccumulatorState, type AggregateOptions, aggregateOptions } from './aggregates.ts';
 import { type ClockState, OperatorClock } from './operator-clock.ts';
-import { SeriesIndex } from './series-index.ts';
+import { SeriesIndex, SeriesMap } from './series-index.ts';
 import { AlignedAssigner } from './window-assigner.ts';
 import type { WindowResult } from './window-result.ts';
 
@@ -130,21 +130,18 @@ interface Bucket {
   fired: boolean;
   /** Past allowed lateness: takes no more events, kept only as the next window's predecessor. */
   closed: boolean;
-  /** Indexed by series number (a sparse array: one read per event, no hashing). */
-  accs: (Accumulator | undefined)[];
-  /** The series present, in the order they opened. */
-  series: number[];
+  /** By series number (SeriesIndex), in the order they opened: one typed-array read per event. */
+  accs: SeriesMap<Accumulator>;
   /** Final roll-up results, for the next window's change. */
   rollups: Map<string, { count: number; mean: number }>;
 }
 
-const newBucket = (start: number, end: number): Bucket => ({
+const newBucket = (start: number, end: number, series: number): Bucket => ({
   start,
   end,
   fired: false,
   closed: false,
-  accs: [],
-  series: [],
+  accs: new SeriesMap(series),
   rollups: new Map(),
 });
 
@@ -203,7 +200,7 @@ export class AlignedWindowOperator implements WindowOperator {
     if (r !== undefined && r.start === start) return r;
     let b = this.buckets.get(start);
     if (!b) {
-      b = newBucket(start, start + this.assigner.size);
+      b = newBucket(start, start + this.assigner.size, this.series.size);
       this.buckets.set(start, b);
     }
     this.recent = b;
@@ -212,11 +209,10 @@ export class AlignedWindowOperator implements WindowOperator {
 
   /** The series' accumulator in `b`, opened (and counted) if absent. */
   private accOf(b: Bucket, s: number): Accumulator {
-    let acc = b.accs[s];
+    let acc = b.accs.get(s);
     if (acc === undefined) {
       acc = new Accumulator(this.p.agg);
-      b.accs[s] = acc;
-      b.series.push(s);
+      b.accs.set(s, acc);
       this.open++;
     }
     return acc;
@@ -274,8 +270,10 @@ export class AlignedWindowOperator implements WindowOperator {
     for (const b of this.buckets.values()) {
       if (b.fired) continue;
       const dirty: number[] = [];
-      for (const s of b.series) {
-        const acc = b.accs[s]!;
+      const { series, values } = b.accs;
+      for (let i = 0; i < series.length; i++) {
+        const s = series[i]!;
+        const acc = values[i]!;
         if (!acc.dirty) continue;
         dirty.push(s);
         if (this.gridLevel) this.out.result(this.gridResult(s, b, acc, false, undefined));
@@ -295,12 +293,8 @@ export class AlignedWindowOperator implements WindowOperator {
     if (end + this.p.latenessMs <= this.wm || end <= this.shedFloor) return false;
     const b = this.bucket(start);
     const s = this.series.of(grid, undefined, kind);
-    if (b.accs[s] === undefined) {
-      b.series.push(s);
-      this.open++;
-    }
     const acc = Accumulator.fromJSON(state, this.p.agg);
-    b.accs[s] = acc;
+    if (b.accs.set(s, acc)) this.open++;
     // A window the watermark has passed fires now, even if this grid is the first to open it.
     if (b.fired || end <= this.wm) this.lateFiring(b, s, acc);
     if (this.open > this.maxOpenWindows) this.shed();
@@ -325,7 +319,7 @@ export class AlignedWindowOperator implements WindowOperator {
     for (const [start, b] of this.buckets) {
       if (!b.closed && b.end <= closing) {
         b.closed = true;
-        this.open -= b.series.length;
+        this.open -= b.accs.size;
       }
       if (b.end <= horizon) this.dropBucket(start);
     }
@@ -333,9 +327,10 @@ export class AlignedWindowOperator implements WindowOperator {
 
   private fire(b: Bucket): void {
     b.fired = true;
-    for (const s of b.series) {
-      const acc = b.accs[s]!;
-      if (this.gridLevel) this.emitGridFinal(s, b, acc);
+    const { series, values } = b.accs;
+    for (let i = 0; i < series.length; i++) {
+      const acc = values[i]!;
+      if (this.gridLevel) this.emitGridFinal(series[i]!, b, acc);
       acc.dirty = false;
     }
     this.emitRollups(b, true, undefined);
@@ -349,7 +344,7 @@ export class AlignedWindowOperator implements WindowOperator {
     this.emitRollups(b, true, [s]);
     const next = this.buckets.get(b.start + this.assigner.step);
     if (!next?.fired) return;
-    const nacc = next.accs[s];
+    const nacc = next.accs.get(s);
     if (nacc && this.gridLevel) this.emitGridFinal(s, next, nacc);
     this.emitRollups(next, true, [s]);
   }
@@ -392,7 +387,9 @@ export class AlignedWindowOperator implements WindowOperator {
         for (const s of only) wanted.add(`${anc[s]}\u0001${kinds[s]}`);
       }
       const groups = new Map<string, { key: string; kind: string; acc: Accumulator }>();
-      for (const s of b.series) {
+      const { series, values } = b.accs;
+      for (let i = 0; i < series.length; i++) {
+        const s = series[i]!;
         const key = anc[s];
         if (key === undefined) continue;
         const kind = kinds[s]!;
@@ -403,7 +400,7 @@ export class AlignedWindowOperator implements WindowOperator {
           g = { key, kind, acc: new Accumulator(this.p.agg) };
           groups.set(id, g);
         }
-        g.acc.merge(b.accs[s]!);
+        g.acc.merge(values[i]!);
       }
       for (const g of groups.values()) {
         if (final) this.emitFinal(level, g.key, g.kind, b, g.acc);
@@ -439,7 +436,10 @@ export class AlignedWindowOperator implements WindowOperator {
         into.merge(acc);
       };
       if (from) for (const g of from) for (const [kind, acc] of g.byKind) merge(g.rep, kind, acc);
-      else for (const s of b.series) merge(s, this.series.kind[s]!, b.accs[s]!);
+      else {
+        const { series, values } = b.accs;
+        for (let i = 0; i < series.length; i++) merge(series[i]!, this.series.kind[series[i]!]!, values[i]!);
+      }
       for (const [key, g] of groups)
         for (const [kind, acc] of g.byKind) this.emitFinal(level, key, kind, b, acc);
       from = [...groups.values()];
@@ -447,7 +447,7 @@ export class AlignedWindowOperator implements WindowOperator {
   }
 
   private emitGridFinal(s: number, b: Bucket, acc: Accumulator): void {
-    const a = this.buckets.get(b.start - this.assigner.step)?.accs[s];
+    const a = this.buckets.get(b.start - this.assigner.step)?.accs.get(s);
     const r = this.gridResult(s, b, acc, true, a ? { count: a.count, mean: a.mean } : undefined);
     this.out.result(r);
     this.out.gridFinal?.(r, acc);
@@ -468,7 +468,7 @@ export class AlignedWindowOperator implements WindowOperator {
       if (this.open <= this.maxOpenWindows * 0.9) break;
       if (!b.fired) this.fire(b);
       this.dropBucket(b.start);
-      if (!b.closed) this.open -= b.series.length;
+      if (!b.closed) this.open -= b.accs.size;
       if (b.end > this.shedFloor) this.shedFloor = b.end;
     }
   }
@@ -477,7 +477,11 @@ export class AlignedWindowOperator implements WindowOperator {
     const buckets: AlignedSnapshot['buckets'] = [];
     for (const b of this.buckets.values()) {
       const accs: [string, string, AccumulatorState][] = [];
-      for (const s of b.series) accs.push([this.series.grid[s]!, this.series.kind[s]!, b.accs[s]!.toJSON()]);
+      const { series, values } = b.accs;
+      for (let i = 0; i < series.length; i++) {
+        const s = series[i]!;
+        accs.push([this.series.grid[s]!, this.series.kind[s]!, values[i]!.toJSON()]);
+      }
       buckets.push([b.start, b.fired, accs, [...b.rollups.entries()].map(([k, v]) => [k, v.count, v.mean])]);
     }
     return {
@@ -496,16 +500,14 @@ export class AlignedWindowOperator implements WindowOperator {
     this.recent = undefined;
     this.open = 0;
     for (const [start, fired, accs, rollups] of s.buckets) {
-      const b = newBucket(start, start + this.assigner.size);
+      const b = newBucket(start, start + this.assigner.size, this.series.size);
       b.fired = fired;
       b.closed = b.end + this.p.latenessMs <= this.wm;
       for (const [grid, kind, st] of accs) {
-        const n = this.series.of(grid, undefined, kind);
-        if (b.accs[n] === undefined) b.series.push(n);
-        b.accs[n] = Accumulator.fromJSON(st, this.p.agg);
+        b.accs.set(this.series.of(grid, undefined, kind), Accumulator.fromJSON(st, this.p.agg));
       }
       for (const [k, count, mean] of rollups) b.rollups.set(k, { count, mean });
-      if (!b.closed) this.open += b.series.length;
+      if (!b.closed) this.open += b.accs.size;
       this.buckets.set(start, b);
     }
   }
