@@ -53,14 +53,12 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export class OrgTree {
   readonly root: OrgNode;
-  private readonly nodes = new Map<string, OrgNode>();
-  private readonly devices = new Map<string, Device>();
   private readonly addressIndex = new Map<string, string>();
   /** subtree() answers, cached: the tree never changes after construction. */
   private readonly subtrees = new Map<string, readonly string[]>();
   private maxAddressLen = 0;
   private gridCount = 0;
-  /** Hot-path lookups (every event names a device or a grid): see IdIndex. */
+  /** Lookups by id (every event names a device or a grid, so no Map: see IdIndex). */
   private readonly nodeIndex: IdIndex;
   private readonly nodeList: OrgNode[];
   private readonly deviceIndex: IdIndex;
@@ -68,6 +66,9 @@ export class OrgTree {
 
   constructor(input: OrgInput) {
     const problems: string[] = [];
+    // Maps while building (parents, duplicates); the tree then keeps lists and IdIndexes only.
+    const nodes = new Map<string, OrgNode>();
+    const devices = new Map<string, Device>();
     const byId = new Map<string, OrgNodeInput>();
     for (const [i, n] of input.nodes.entries()) {
       if (!n || typeof n.id !== 'string' || !ID_RE.test(n.id))
@@ -94,7 +95,7 @@ export class OrgTree {
     // Parents before children: walk levels top-down.
     const ordered = [...byId.values()].sort((a, b) => LEVEL_DEPTH[a.level] - LEVEL_DEPTH[b.level]);
     for (const n of ordered) {
-      const parent = n.parent === undefined ? undefined : this.nodes.get(n.parent);
+      const parent = n.parent === undefined ? undefined : nodes.get(n.parent);
       const node: OrgNode = {
         id: n.id,
         name: n.name,
@@ -102,10 +103,10 @@ export class OrgTree {
         parent: parent?.id,
         children: [],
         path: parent ? [...parent.path, n.id] : [n.id],
-        index: this.nodes.size,
+        index: nodes.size,
       };
       parent?.children.push(n.id);
-      this.nodes.set(n.id, node);
+      nodes.set(n.id, node);
       if (n.level === 'grid') this.gridCount++;
       for (const a of n.addresses ?? []) {
         const key = normaliseAddress(a);
@@ -115,35 +116,35 @@ export class OrgTree {
         }
       }
     }
-    this.root = this.nodes.get(roots[0]!.id)!;
+    this.root = nodes.get(roots[0]!.id)!;
 
     for (const [i, d] of (input.devices ?? []).entries()) {
       if (!d || typeof d.id !== 'string' || !ID_RE.test(d.id))
         problems.push(`devices[${i}].id: expected 1-64 of [A-Za-z0-9._-]`);
-      else if (this.devices.has(d.id)) problems.push(`devices[${i}].id = "${d.id}": duplicate`);
-      else if (this.nodes.get(d.grid)?.level !== 'grid')
+      else if (devices.has(d.id)) problems.push(`devices[${i}].id = "${d.id}": duplicate`);
+      else if (nodes.get(d.grid)?.level !== 'grid')
         problems.push(`devices[${i}] "${d.id}": grid "${d.grid}" is not a grid`);
       else if (d.type !== 'sensor' && d.type !== 'camera')
         problems.push(`devices[${i}].type: expected sensor or camera`);
       else {
-        this.devices.set(d.id, {
+        devices.set(d.id, {
           id: d.id,
           type: d.type,
           grid: d.grid,
-          gridIndex: this.nodes.get(d.grid)!.index,
+          gridIndex: nodes.get(d.grid)!.index,
           metrics: d.metrics && d.metrics.length > 0 ? Object.freeze([...new Set(d.metrics)]) : undefined,
         });
       }
     }
     if (problems.length) throw new GwErrors.ORG_INVALID(problems.slice(0, 20).join('; '));
-    this.nodeList = [...this.nodes.values()];
+    this.nodeList = [...nodes.values()];
     this.nodeIndex = new IdIndex(this.nodeList.map((n) => n.id));
-    this.deviceList = [...this.devices.values()];
+    this.deviceList = [...devices.values()];
     this.deviceIndex = new IdIndex(this.deviceList.map((d) => d.id));
   }
 
   get size(): { nodes: number; grids: number; devices: number } {
-    return { nodes: this.nodes.size, grids: this.gridCount, devices: this.devices.size };
+    return { nodes: this.nodeList.length, grids: this.gridCount, devices: this.deviceList.length };
   }
 
   /** The id of the node numbered `index`: one array read, for checking an event's gridIndex. */
@@ -167,11 +168,11 @@ export class OrgTree {
   }
 
   *allNodes(level?: Level): IterableIterator<OrgNode> {
-    for (const n of this.nodes.values()) if (!level || n.level === level) yield n;
+    for (const n of this.nodeList) if (!level || n.level === level) yield n;
   }
 
   *allDevices(type?: Device['type']): IterableIterator<Device> {
-    for (const d of this.devices.values()) if (!type || d.type === type) yield d;
+    for (const d of this.deviceList) if (!type || d.type === type) yield d;
   }
 
   /** Ids of `id` and every node beneath it (only those at `level`, when given); [] for no node. */
@@ -180,9 +181,9 @@ export class OrgTree {
     const cached = this.subtrees.get(cacheKey);
     if (cached) return cached;
     const out: string[] = [];
-    const stack = this.nodes.has(id) ? [id] : [];
+    const stack = this.node(id) ? [id] : [];
     while (stack.length > 0) {
-      const n = this.nodes.get(stack.pop()!)!;
+      const n = this.node(stack.pop()!)!;
       if (!level || n.level === level) out.push(n.id);
       stack.push(...n.children);
     }
