@@ -10,7 +10,7 @@ import { durationMs } from '../platform/duration.ts';
 import type { GovEvent, SourceRow } from './envelope.ts';
 import { maskPersonalData, maskPhone } from './mask.ts';
 import { HotlineRecord, SensorRecord, VideoRecord } from './records.ts';
-import { parseEventTime } from './timestamp.ts';
+import { epochMsText, parseEventTime } from './timestamp.ts';
 
 export interface RecordError {
   index: number;
@@ -151,7 +151,7 @@ export const sensorAdapter: SourceAdapter = {
     }
     const t = parseEventTime(r.ts, ctx.minMs, ctx.maxMs);
     if (!t.ok) return fail('ts', t.code, t.reason);
-    const id = r.id ?? `${r.device}:${r.metric}:${t.ms}`;
+    const id = r.id ?? `${r.device}:${r.metric}:${epochMsText(t.ms)}`;
     const attrs = stringAttrs(r.attrs);
     const event: GovEvent = {
       id,
@@ -188,7 +188,7 @@ export const videoAdapter: SourceAdapter = {
     }
     const t = parseEventTime(r.ts, ctx.minMs, ctx.maxMs);
     if (!t.ok) return fail('ts', t.code, t.reason);
-    const id = r.id ?? `${r.camera}:${r.event_type}:${t.ms}`;
+    const id = r.id ?? `${r.camera}:${r.event_type}:${epochMsText(t.ms)}`;
     const event: GovEvent = {
       id,
       source: 'video',

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseEventTime } from './timestamp.ts';
+import { epochMsText, parseEventTime } from './timestamp.ts';
 
 const MIN = Date.parse('2000-01-01T00:00:00Z');
 const MAX = Date.parse('2100-01-01T00:00:00Z');
@@ -173,5 +173,32 @@ describe('impossible calendar dates (regression)', () => {
       ok: true,
       ms: Date.UTC(2028, 1, 29),
     });
+  });
+});
+
+describe('epochMsText', () => {
+  it('writes exactly what String() writes, whatever came before (the cached second)', () => {
+    const t = fc.oneof(
+      fc.integer({ min: 1_700_000_000_000, max: 1_900_000_000_000 }),
+      fc.integer(),
+      fc.maxSafeInteger(),
+      fc.double(),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(t, { maxLength: 40 }),
+        fc.array(fc.integer({ min: -1500, max: 1500 })),
+        (ts, steps) => {
+          for (const v of ts) expect(epochMsText(v)).toBe(String(v));
+          // Runs within one second and across its edges, as an ordered stream has them.
+          let v = ts.find((x) => Number.isSafeInteger(x)) ?? 1_795_391_906_474;
+          for (const d of steps) {
+            v += d;
+            expect(epochMsText(v)).toBe(String(v));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
