@@ -51,6 +51,27 @@ describe('Accumulator', () => {
     );
   });
 
+  it('once reset, is indistinguishable from a new one (window operators reuse them)', () => {
+    const vals = fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { maxLength: 150 });
+    fc.assert(
+      fc.property(vals, vals, fc.boolean(), (before, after, merged) => {
+        const reused = fill(before);
+        if (merged) reused.merge(fill(before, 7));
+        reused.quantile(0.5); // sorts in place: the flag must not survive the reset either
+        reused.reset();
+        expect(reused.toJSON()).toEqual(new Accumulator(opts).toJSON());
+        expect(reused.dirty).toBe(false);
+        after.forEach((v, i) => {
+          reused.add(v, i, i + 1, `dev${i % 5}`, i % 2 ? 'a' : 'b');
+        });
+        const fresh = fill(after);
+        expect(reused.toJSON()).toEqual(fresh.toJSON());
+        for (const q of [0.5, 0.9, 0.99]) expect(reused.quantile(q)).toBe(fresh.quantile(q));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('keeps negative values when merging two sketches (regression: DDSketch.merge dropped them)', () => {
     const neg = Array.from({ length: EXACT_QUANTILE_VALUES + 10 }, (_, i) => -100 - i);
     const pos = Array.from({ length: EXACT_QUANTILE_VALUES + 10 }, (_, i) => 1 + i);

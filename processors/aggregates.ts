@@ -63,6 +63,27 @@ export class Accumulator {
     if (opts.kinds) this.kinds = new Map();
   }
 
+  /** Back to empty, for reuse by another window of the same spec (see AccumulatorPool). */
+  reset(): void {
+    this.count = 0;
+    this.sum = 0;
+    this.min = Number.POSITIVE_INFINITY;
+    this.max = Number.NEGATIVE_INFINITY;
+    this.mean_ = 0;
+    this.m2 = 0;
+    this.maxSeq = 0;
+    this.lastTs = Number.NEGATIVE_INFINITY;
+    this.lastValue = Number.NaN;
+    this.lastSeq = 0;
+    this.values = undefined;
+    this.sorted = false;
+    this.sketch = undefined;
+    this.device0 = undefined;
+    this.devices = undefined;
+    this.kinds?.clear();
+    this.dirty = false;
+  }
+
   add(value: number, ts: number, seq: number, device: string | undefined, kind: string): void {
     if (this.quantiles) this.addValue(value); // before min changes: it holds a single value
     const n = ++this.count;

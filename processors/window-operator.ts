@@ -39,6 +39,12 @@ export interface WindowOperator {
 }
 
 export const ALL_KINDS = '*';
+/**
+ * Accumulators of dropped windows kept for reuse, at most this many per operator (~15 MB): a
+ * window's accumulator lives minutes, long enough to be promoted to V8's old generation, so
+ * making a new one per window kept the major collector busy.
+ */
+const POOL_MAX = 65_536;
 
 /** What every operator derives from its spec. */
 export class SpecParams {
@@ -165,6 +171,12 @@ export class AlignedWindowOperator implements WindowOperator {
   private readonly series: SeriesIndex;
   private readonly gridLevel: boolean;
   private open = 0;
+  private readonly pool: Accumulator[] = [];
+  /**
+   * No bucket fires, closes or is dropped before the watermark reaches this (it may be lower
+   * than need be — a late firing marks a bucket fired early — never higher).
+   */
+  private nextChange = Number.NEGATIVE_INFINITY;
   private wm = Number.NEGATIVE_INFINITY;
   /** Windows ending at or before this were shed by the state limit: their events are late. */
   private shedFloor = Number.NEGATIVE_INFINITY;
@@ -202,6 +214,7 @@ export class AlignedWindowOperator implements WindowOperator {
     if (!b) {
       b = newBucket(start, start + this.assigner.size, this.series.size);
       this.buckets.set(start, b);
+      if (b.end < this.nextChange) this.nextChange = b.end;
     }
     this.recent = b;
     return b;
@@ -211,7 +224,7 @@ export class AlignedWindowOperator implements WindowOperator {
   private accOf(b: Bucket, s: number): Accumulator {
     let acc = b.accs.get(s);
     if (acc === undefined) {
-      acc = new Accumulator(this.p.agg);
+      acc = this.pool.pop() ?? new Accumulator(this.p.agg);
       b.accs.set(s, acc);
       this.open++;
     }
@@ -219,6 +232,14 @@ export class AlignedWindowOperator implements WindowOperator {
   }
 
   private dropBucket(start: number): void {
+    const b = this.buckets.get(start);
+    if (b) {
+      for (const acc of b.accs.values) {
+        if (this.pool.length >= POOL_MAX) break;
+        acc.reset();
+        this.pool.push(acc);
+      }
+    }
     this.buckets.delete(start);
     if (this.recent?.start === start) this.recent = undefined;
   }
@@ -308,6 +329,8 @@ export class AlignedWindowOperator implements WindowOperator {
 
   private advanceTo(wm: number): void {
     this.wm = wm;
+    // The watermark moves on almost every event; most moves change no bucket.
+    if (wm < this.nextChange) return;
     const closing = wm - this.p.latenessMs;
     // Buckets outlive their lateness by one step (closed, no longer open): the next window's
     // change needs its predecessor.
@@ -316,13 +339,23 @@ export class AlignedWindowOperator implements WindowOperator {
     for (const b of this.buckets.values()) if (!b.fired && b.end <= wm) due.push(b);
     // Oldest first, so each window's change is against its already-fired predecessor.
     for (const b of due.sort((x, y) => x.start - y.start)) this.fire(b);
+    let next = Number.POSITIVE_INFINITY;
     for (const [start, b] of this.buckets) {
       if (!b.closed && b.end <= closing) {
         b.closed = true;
         this.open -= b.accs.size;
       }
       if (b.end <= horizon) this.dropBucket(start);
+      else next = Math.min(next, this.changesAt(b));
     }
+    this.nextChange = next;
+  }
+
+  /** The watermark at which bucket `b` next changes: it fires, closes, or is dropped. */
+  private changesAt(b: Bucket): number {
+    if (!b.fired) return b.end;
+    if (!b.closed) return b.end + this.p.latenessMs;
+    return b.end + this.p.latenessMs + this.assigner.step;
   }
 
   private fire(b: Bucket): void {
@@ -498,6 +531,7 @@ export class AlignedWindowOperator implements WindowOperator {
     this.shedFloor = s.shedFloor ?? Number.NEGATIVE_INFINITY;
     this.buckets.clear();
     this.recent = undefined;
+    this.nextChange = Number.NEGATIVE_INFINITY;
     this.open = 0;
     for (const [start, fired, accs, rollups] of s.buckets) {
       const b = newBucket(start, start + this.assigner.size, this.series.size);
