@@ -231,17 +231,15 @@ export class AlignedWindowOperator implements WindowOperator {
     return acc;
   }
 
-  private dropBucket(start: number): void {
-    const b = this.buckets.get(start);
-    if (b) {
-      for (const acc of b.accs.values) {
-        if (this.pool.length >= POOL_MAX) break;
-        acc.reset();
-        this.pool.push(acc);
-      }
+  /** Forgets `b`; its accumulators go back to the pool. */
+  private dropBucket(b: Bucket): void {
+    for (const acc of b.accs.values) {
+      if (this.pool.length >= POOL_MAX) break;
+      acc.reset();
+      this.pool.push(acc);
     }
-    this.buckets.delete(start);
-    if (this.recent?.start === start) this.recent = undefined;
+    this.buckets.delete(b.start);
+    if (this.recent === b) this.recent = undefined;
   }
 
   get watermark(): number {
@@ -340,12 +338,12 @@ export class AlignedWindowOperator implements WindowOperator {
     // Oldest first, so each window's change is against its already-fired predecessor.
     for (const b of due.sort((x, y) => x.start - y.start)) this.fire(b);
     let next = Number.POSITIVE_INFINITY;
-    for (const [start, b] of this.buckets) {
+    for (const b of this.buckets.values()) {
       if (!b.closed && b.end <= closing) {
         b.closed = true;
         this.open -= b.accs.size;
       }
-      if (b.end <= horizon) this.dropBucket(start);
+      if (b.end <= horizon) this.dropBucket(b);
       else next = Math.min(next, this.changesAt(b));
     }
     this.nextChange = next;
@@ -500,7 +498,7 @@ export class AlignedWindowOperator implements WindowOperator {
     for (const b of order) {
       if (this.open <= this.maxOpenWindows * 0.9) break;
       if (!b.fired) this.fire(b);
-      this.dropBucket(b.start);
+      this.dropBucket(b);
       if (!b.closed) this.open -= b.accs.size;
       if (b.end > this.shedFloor) this.shedFloor = b.end;
     }
