@@ -47,6 +47,8 @@ export interface Device {
   readonly metrics: readonly string[] | undefined;
   /** The grid's OrgNode.index. */
   readonly gridIndex: number;
+  /** Position in the registry: a dense number for counting distinct devices (deviceIdAt). */
+  readonly index: number;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -132,6 +134,7 @@ export class OrgTree {
           type: d.type,
           grid: d.grid,
           gridIndex: nodes.get(d.grid)!.index,
+          index: devices.size,
           metrics: d.metrics && d.metrics.length > 0 ? Object.freeze([...new Set(d.metrics)]) : undefined,
         });
       }
@@ -160,6 +163,11 @@ export class OrgTree {
   node(id: string): OrgNode | undefined {
     const n = this.nodeIndex.indexOf(id);
     return n < 0 ? undefined : this.nodeList[n];
+  }
+
+  /** The id of the device numbered `index` (Device.index): one array read. */
+  deviceIdAt(index: number): string | undefined {
+    return this.deviceIndex.ids[index];
   }
 
   device(id: string): Device | undefined {

@@ -19,6 +19,8 @@ export interface GovEvent {
   gridIndex?: number;
   value: number;
   device?: string;
+  /** The device's Device.index, when the producer knew it: a cache like `gridIndex`. */
+  deviceIndex?: number;
   attrs?: Record<string, string | number | boolean>;
 }
 

@@ -162,6 +162,7 @@ export const sensorAdapter: SourceAdapter = {
       gridIndex: device.gridIndex,
       value: r.value,
       device: device.id,
+      deviceIndex: device.index,
     };
     return { ok: true, event, row: { unit: metric.unit, attrs: attrs as never } };
   },
@@ -198,6 +199,7 @@ export const videoAdapter: SourceAdapter = {
       gridIndex: camera.gridIndex,
       value: r.object_count ?? 1,
       device: camera.id,
+      deviceIndex: camera.index,
       attrs: { confidence: r.confidence },
     };
     return {

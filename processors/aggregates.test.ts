@@ -8,11 +8,13 @@ import {
 } from './aggregates.ts';
 
 const opts = aggregateOptions(['quantiles', 'distinct', 'last', 'kinds']);
+/** Device `dev{i % 5}`, by its number in the options' numbering. */
+const dev = (i: number) => opts.devices!.of(`dev${i % 5}`, undefined);
 
 function fill(values: number[], seq0 = 0): Accumulator {
   const a = new Accumulator(opts);
   values.forEach((v, i) => {
-    a.add(v, seq0 + i, seq0 + i + 1, `dev${(seq0 + i) % 5}`, (seq0 + i) % 2 ? 'a' : 'b');
+    a.add(v, seq0 + i, seq0 + i + 1, dev(seq0 + i), (seq0 + i) % 2 ? 'a' : 'b');
   });
   return a;
 }
@@ -62,7 +64,7 @@ describe('Accumulator', () => {
         expect(reused.toJSON()).toEqual(new Accumulator(opts).toJSON());
         expect(reused.dirty).toBe(false);
         after.forEach((v, i) => {
-          reused.add(v, i, i + 1, `dev${i % 5}`, i % 2 ? 'a' : 'b');
+          reused.add(v, i, i + 1, dev(i), i % 2 ? 'a' : 'b');
         });
         const fresh = fill(after);
         expect(reused.toJSON()).toEqual(fresh.toJSON());
@@ -70,6 +72,13 @@ describe('Accumulator', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('refuses to merge accumulators that number devices differently', () => {
+    const a = fill([1, 2]);
+    const b = new Accumulator(aggregateOptions(['distinct']));
+    b.add(3, 0, 1, 0, 'a');
+    expect(() => a.merge(b)).toThrow(/numberings differ/);
   });
 
   it('keeps negative values when merging two sketches (regression: DDSketch.merge dropped them)', () => {
@@ -100,6 +109,14 @@ describe('Accumulator', () => {
       const a = fill(Array.from({ length: n }, (_, i) => Math.sin(i) * 1000));
       const b = Accumulator.fromJSON(JSON.parse(JSON.stringify(a.toJSON())), opts);
       for (const q of [0.5, 0.9, 0.99]) expect(b.quantile(q)).toBe(a.quantile(q));
+      // Devices travel as ids, whatever numbers the two sides gave them.
+      const other = Accumulator.fromJSON(
+        JSON.parse(JSON.stringify(a.toJSON())),
+        aggregateOptions(['distinct']),
+      );
+      expect(a.toJSON().dv?.sort()).toEqual(['dev0', 'dev1', 'dev2', 'dev3', 'dev4'].slice(0, n));
+      expect(other.distinct).toBe(a.distinct);
+      expect(other.toJSON().dv?.sort()).toEqual(a.toJSON().dv?.sort());
       expect([b.count, b.sum, b.min, b.max, b.variance, b.lastValue]).toEqual([
         a.count,
         a.sum,

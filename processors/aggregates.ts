@@ -3,6 +3,8 @@
 // are allocated only when a window spec asks for them. Every part merges exactly (variance by
 // Chan's formula, sketches by DDSketch.merge), which is what makes roll-ups and sessions work.
 import { DDSketch } from '@datadog/sketches-js';
+import type { OrgTree } from '../config/org-tree.ts';
+import { DeviceNumbers } from './device-numbers.ts';
 
 export const OPTIONAL_AGGREGATES = ['quantiles', 'distinct', 'last', 'kinds'] as const;
 export type OptionalAggregate = (typeof OPTIONAL_AGGREGATES)[number];
@@ -21,11 +23,20 @@ export interface AggregateOptions {
   distinct: boolean;
   last: boolean;
   kinds: boolean;
+  /** With distinct: the spec's device numbering, shared by all its accumulators. */
+  devices: DeviceNumbers | undefined;
 }
 
-export function aggregateOptions(list: readonly string[] | undefined): AggregateOptions {
+/** `org`: registered devices keep their registry numbers (without one, all are numbered here). */
+export function aggregateOptions(list: readonly string[] | undefined, org?: OrgTree): AggregateOptions {
   const has = (a: OptionalAggregate) => list?.includes(a) ?? false;
-  return { quantiles: has('quantiles'), distinct: has('distinct'), last: has('last'), kinds: has('kinds') };
+  return {
+    quantiles: has('quantiles'),
+    distinct: has('distinct'),
+    last: has('last'),
+    kinds: has('kinds'),
+    devices: has('distinct') ? new DeviceNumbers(org) : undefined,
+  };
 }
 
 export class Accumulator {
@@ -50,16 +61,19 @@ export class Accumulator {
   private sorted = false;
   sketch: DDSketch | undefined;
   private readonly quantiles: boolean;
-  /** With distinct: the first device, then a Set once a second one appears. */
-  private device0: string | undefined;
-  private devices: Set<string> | undefined;
-  private readonly distinctDevices: boolean;
+  /**
+   * With distinct: the first device's number (-1: none yet), then a Set once a second one
+   * appears. Numbers (AggregateOptions.devices), not ids: roll-ups merge thousands of them.
+   */
+  private device0 = -1;
+  private devices: Set<number> | undefined;
+  private readonly numbering: DeviceNumbers | undefined;
   kinds: Map<string, number> | undefined;
   dirty = false;
 
   constructor(opts: AggregateOptions) {
     this.quantiles = opts.quantiles;
-    this.distinctDevices = opts.distinct;
+    this.numbering = opts.distinct ? opts.devices : undefined;
     if (opts.kinds) this.kinds = new Map();
   }
 
@@ -78,13 +92,14 @@ export class Accumulator {
     this.values = undefined;
     this.sorted = false;
     this.sketch = undefined;
-    this.device0 = undefined;
+    this.device0 = -1;
     this.devices = undefined;
     this.kinds?.clear();
     this.dirty = false;
   }
 
-  add(value: number, ts: number, seq: number, device: string | undefined, kind: string): void {
+  /** `device`: its number in AggregateOptions.devices, or -1 for an event without one. */
+  add(value: number, ts: number, seq: number, device: number, kind: string): void {
     if (this.quantiles) this.addValue(value); // before min changes: it holds a single value
     const n = ++this.count;
     this.sum += value;
@@ -99,7 +114,7 @@ export class Accumulator {
       this.lastValue = value;
       this.lastSeq = seq;
     }
-    if (device !== undefined && this.distinctDevices) this.addDevice(device);
+    if (device >= 0 && this.numbering !== undefined) this.addDevice(device);
     if (this.kinds) this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
     this.dirty = true;
   }
@@ -122,20 +137,21 @@ export class Accumulator {
     return this.count === 1 ? [this.min] : [];
   }
 
-  private addDevice(d: string): void {
+  private addDevice(d: number): void {
     if (this.devices) this.devices.add(d);
-    else if (this.device0 === undefined) this.device0 = d;
+    else if (this.device0 < 0) this.device0 = d;
     else if (this.device0 !== d) this.devices = new Set([this.device0, d]);
   }
 
   /** Distinct devices seen, or null when the spec does not count them. */
   get distinct(): number | null {
-    if (!this.distinctDevices) return null;
-    return this.devices ? this.devices.size : this.device0 === undefined ? 0 : 1;
+    if (this.numbering === undefined) return null;
+    return this.devices ? this.devices.size : this.device0 < 0 ? 0 : 1;
   }
 
-  private deviceList(): string[] {
-    return this.devices ? [...this.devices] : this.device0 === undefined ? [] : [this.device0];
+  private deviceIds(numbering: DeviceNumbers): string[] {
+    if (this.devices) return Array.from(this.devices, (d) => numbering.idOf(d));
+    return this.device0 < 0 ? [] : [numbering.idOf(this.device0)];
   }
 
   merge(o: Accumulator): void {
@@ -167,9 +183,10 @@ export class Accumulator {
       this.lastValue = o.lastValue;
       this.lastSeq = o.lastSeq;
     }
-    if (this.distinctDevices) {
+    if (this.numbering !== undefined) {
+      if (o.numbering !== this.numbering) throw new Error('Accumulator.merge: device numberings differ');
       if (o.devices) for (const x of o.devices) this.addDevice(x);
-      else if (o.device0 !== undefined) this.addDevice(o.device0);
+      else if (o.device0 >= 0) this.addDevice(o.device0);
     }
     if (this.kinds && o.kinds) for (const [k, c] of o.kinds) this.kinds.set(k, (this.kinds.get(k) ?? 0) + c);
     this.dirty = true;
@@ -222,7 +239,7 @@ export class Accumulator {
       ls: this.lastSeq,
       sk: this.sketch ? sketchState(this.sketch) : undefined,
       vs: this.quantiles && !this.sketch ? [...this.exactValues()] : undefined,
-      dv: this.distinctDevices ? this.deviceList() : undefined,
+      dv: this.numbering ? this.deviceIds(this.numbering) : undefined,
       kd: this.kinds ? Object.fromEntries(this.kinds) : undefined,
     };
   }
@@ -241,7 +258,8 @@ export class Accumulator {
     a.lastSeq = s.ls ?? 0;
     if (opts.quantiles && s.sk) restoreSketch(a.toSketch(), s.sk);
     else if (opts.quantiles && s.vs && s.vs.length > 1) a.values = [...s.vs];
-    if (opts.distinct && s.dv) for (const d of s.dv) a.addDevice(d);
+    const numbering = a.numbering;
+    if (numbering && s.dv) for (const d of s.dv) a.addDevice(numbering.of(d, undefined));
     if (opts.kinds && s.kd) a.kinds = new Map(Object.entries(s.kd));
     return a;
   }

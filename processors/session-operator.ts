@@ -66,7 +66,7 @@ export class SessionWindowOperator implements WindowOperator {
     private readonly out: OperatorOutput,
     private readonly maxOpenWindows: number,
   ) {
-    this.p = new SpecParams(spec);
+    this.p = new SpecParams(spec, org);
     this.name = this.p.name;
     this.source = this.p.source;
     this.gapMs = durationMs(spec.gap ?? '5m');
@@ -123,7 +123,7 @@ export class SessionWindowOperator implements WindowOperator {
     }
     if (first === -1) {
       const acc = new Accumulator(this.p.agg);
-      acc.add(e.value, t, e.seq, e.device, e.kind);
+      acc.add(e.value, t, e.seq, this.p.deviceOf(e), e.kind);
       const ses: Session = { start: t, end: t + this.gapMs, acc, fired: false, stored: false };
       let at = list.findIndex((x) => x.start > t);
       if (at === -1) at = list.length;
@@ -146,7 +146,7 @@ export class SessionWindowOperator implements WindowOperator {
       this.open--;
     }
     list.splice(first + 1, last - first);
-    into.acc.add(e.value, t, e.seq, e.device, e.kind);
+    into.acc.add(e.value, t, e.seq, this.p.deviceOf(e), e.kind);
     if (t < into.start) into.start = t;
     if (t + this.gapMs > into.end) into.end = t + this.gapMs;
     if (wasStored && into.start !== wasStart) {

@@ -33,7 +33,11 @@ const ALL_GRIDS = CITY.nodes.filter((n) => n.level === 'grid').map((n) => n.id);
 const GRIDS = [0, 1, 2, 4, 8, 9].map((i) => ALL_GRIDS[i]!);
 const KINDS = ['gas_ppm', 'water_level', 'noise_db'];
 /** Device ids are shared between grids on purpose: a roll-up's distinct count is a union. */
-const DEVICES = ['dev-a', 'dev-b', 'dev-c', 'dev-d'];
+/**
+ * Two registered devices (counted by registry number, from the event's deviceIndex hint) and two
+ * the registry does not know (numbered by the operator).
+ */
+const DEVICES = [...[...org.allDevices()].slice(0, 2).map((d) => d.id), 'dev-c', 'dev-d'];
 const LEVEL_LIST: Level[] = ['grid', 'community', 'street', 'district', 'city'];
 const PARENT = new Map(CITY.nodes.map((n) => [n.id, n.parent]));
 const LEVEL_OF = new Map(CITY.nodes.map((n) => [n.id, n.level]));
@@ -364,7 +368,13 @@ function runEngine(
         receivedAt: wall,
         partition: d.ev.partition,
       };
-      if (d.ev.device !== undefined) e.device = d.ev.device;
+      if (d.ev.device !== undefined) {
+        e.device = d.ev.device;
+        // Ingest's hint; every third one stale (another device's number), which must not count.
+        const registered = org.device(d.ev.device);
+        if (registered)
+          e.deviceIndex = seq % 3 === 0 ? (registered.index + 1) % org.size.devices : registered.index;
+      }
       op.process(e, wall);
     }
     if (d.tick) op.tick(wall);

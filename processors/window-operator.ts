@@ -61,13 +61,13 @@ export class SpecParams {
   readonly updateMs: number | undefined;
   readonly maxAheadMs: number | undefined;
 
-  constructor(spec: WindowSpecConfig) {
+  constructor(spec: WindowSpecConfig, org: OrgTree) {
     this.name = spec.name;
     this.source = spec.source;
     this.kinds = spec.kinds ? new Set(spec.kinds) : undefined;
     this.byKind = spec.byKind ?? true;
     this.levels = spec.levels ?? ['grid'];
-    this.agg = aggregateOptions(spec.aggregates);
+    this.agg = aggregateOptions(spec.aggregates, org);
     this.processingTime = spec.timeMode === 'processing';
     this.outOfOrderMs = this.processingTime ? 0 : durationMs(spec.outOfOrder);
     this.latenessMs = durationMs(spec.allowedLateness);
@@ -83,6 +83,12 @@ export class SpecParams {
   /** The event's time in this spec's time mode. */
   time(e: LoggedEvent): number {
     return this.processingTime ? e.receivedAt : e.ts;
+  }
+
+  /** The event's device number for Accumulator.add (-1: none, or distinct not counted). */
+  deviceOf(e: LoggedEvent): number {
+    const numbering = this.agg.devices;
+    return numbering === undefined || e.device === undefined ? -1 : numbering.of(e.device, e.deviceIndex);
   }
 
   accepts(e: LoggedEvent): boolean {
@@ -187,7 +193,7 @@ export class AlignedWindowOperator implements WindowOperator {
     private readonly out: OperatorOutput,
     private readonly maxOpenWindows: number,
   ) {
-    this.p = new SpecParams(spec);
+    this.p = new SpecParams(spec, org);
     this.name = this.p.name;
     this.source = this.p.source;
     const size = durationMs(spec.size);
@@ -257,6 +263,7 @@ export class AlignedWindowOperator implements WindowOperator {
     const n = this.assigner.assign(t, this.starts);
     let late = false;
     let s = -1;
+    let d = -1;
     for (let i = 0; i < n; i++) {
       const start = this.starts[i]!;
       const end = start + this.assigner.size;
@@ -264,10 +271,13 @@ export class AlignedWindowOperator implements WindowOperator {
         late = true; // (hopping: its later windows may still count it)
         continue;
       }
-      if (s < 0) s = this.series.of(e.grid, e.gridIndex, kind);
+      if (s < 0) {
+        s = this.series.of(e.grid, e.gridIndex, kind);
+        d = this.p.deviceOf(e);
+      }
       const b = this.bucket(start);
       const acc = this.accOf(b, s);
-      acc.add(e.value, t, e.seq, e.device, e.kind);
+      acc.add(e.value, t, e.seq, d, e.kind);
       if (end <= this.wm) this.lateFiring(b, s, acc);
     }
     if (late) this.out.late(e, this.wm); // once per event, however many windows refused it
