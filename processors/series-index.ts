@@ -9,7 +9,14 @@ export class SeriesIndex {
   readonly kind: string[] = [];
   /** Per roll-up depth given to the constructor: each series' ancestor there (undefined: none). */
   readonly ancestors: (string | undefined)[][];
+  /**
+   * The same ancestors as roll-up group numbers, kind included: `kind number × org nodes +
+   * ancestor's OrgNode.index` (−1: none). A firing groups series by these, not by strings.
+   */
+  readonly groups: number[][];
   private readonly kinds = new Map<string, number>();
+  private readonly kindNames: string[] = [];
+  private readonly nodes: number;
   /** Grids the org tree does not know (replayed or foreign events): numbered after its nodes. */
   private readonly strangers = new Map<string, number>();
   private kindCap = 8;
@@ -24,6 +31,8 @@ export class SeriesIndex {
     this.gridCap = org.size.nodes + 16;
     this.table = new Int32Array(this.gridCap * this.kindCap);
     this.ancestors = depths.map(() => []);
+    this.groups = depths.map(() => []);
+    this.nodes = org.size.nodes;
   }
 
   get size(): number {
@@ -34,12 +43,7 @@ export class SeriesIndex {
   of(grid: string, gridIndex: number | undefined, kind: string): number {
     const g =
       gridIndex !== undefined && this.org.nodeIdAt(gridIndex) === grid ? gridIndex : this.gridNumber(grid);
-    let k = this.kinds.get(kind);
-    if (k === undefined) {
-      k = this.kinds.size;
-      this.kinds.set(kind, k);
-      if (k >= this.kindCap) this.resize(this.gridCap, this.kindCap * 2);
-    }
+    const k = this.kindNumber(kind);
     const at = g * this.kindCap + k;
     const s = this.table[at]! - 1;
     if (s >= 0) return s;
@@ -48,8 +52,36 @@ export class SeriesIndex {
     this.grid.push(grid);
     this.kind.push(kind);
     const path = this.org.node(grid)?.path;
-    for (const [i, depth] of this.depths.entries()) this.ancestors[i]!.push(path?.[depth]);
+    for (const [i, depth] of this.depths.entries()) {
+      const ancestor = path?.[depth];
+      this.ancestors[i]!.push(ancestor);
+      this.groups[i]!.push(ancestor === undefined ? -1 : this.group(ancestor, kind));
+    }
     return id;
+  }
+
+  /** The kind's number, given now if new. */
+  kindNumber(kind: string): number {
+    let k = this.kinds.get(kind);
+    if (k === undefined) {
+      k = this.kinds.size;
+      this.kinds.set(kind, k);
+      this.kindNames.push(kind);
+      if (k >= this.kindCap) this.resize(this.gridCap, this.kindCap * 2);
+    }
+    return k;
+  }
+
+  /** The roll-up group of (org node, kind), or −1 when the tree has no such node. */
+  group(node: string, kind: string): number {
+    const n = this.org.node(node);
+    return n === undefined ? -1 : this.kindNumber(kind) * this.nodes + n.index;
+  }
+
+  /** A group's node and kind: [level, node id, kind]. */
+  groupParts(group: number): [string, string, string] {
+    const node = this.org.nodeAt(group % this.nodes)!;
+    return [node.level, node.id, this.kindNames[Math.floor(group / this.nodes)]!];
   }
 
   private gridNumber(grid: string): number {

@@ -135,6 +135,12 @@ export function toResult(
   };
 }
 
+/** One roll-up window being merged: `rep` is one of its series (for its node and kind). */
+interface RollupGroup {
+  rep: number;
+  acc: Accumulator;
+}
+
 /** All windows with one start: an accumulator per series (SeriesIndex number). */
 interface Bucket {
   start: number;
@@ -144,8 +150,8 @@ interface Bucket {
   closed: boolean;
   /** By series number (SeriesIndex), in the order they opened: one typed-array read per event. */
   accs: SeriesMap<Accumulator>;
-  /** Final roll-up results, for the next window's change. */
-  rollups: Map<string, { count: number; mean: number }>;
+  /** Final roll-up results by group (SeriesIndex.groups), for the next window's change. */
+  rollups: Map<number, { count: number; mean: number }>;
 }
 
 const newBucket = (start: number, end: number, series: number): Bucket => ({
@@ -419,72 +425,69 @@ export class AlignedWindowOperator implements WindowOperator {
       this.emitAllRollups(b);
       return;
     }
-    const kinds = this.series.kind;
     for (const { level, at } of this.rollupLevels) {
-      const anc = this.series.ancestors[at]!;
-      let wanted: Set<string> | undefined;
+      const groupOf = this.series.groups[at]!;
+      let wanted: Set<number> | undefined;
       if (only) {
         wanted = new Set();
-        for (const s of only) wanted.add(`${anc[s]}\u0001${kinds[s]}`);
+        for (const s of only) wanted.add(groupOf[s]!);
       }
-      const groups = new Map<string, { key: string; kind: string; acc: Accumulator }>();
+      const groups = new Map<number, RollupGroup>();
       const { series, values } = b.accs;
       for (let i = 0; i < series.length; i++) {
         const s = series[i]!;
-        const key = anc[s];
-        if (key === undefined) continue;
-        const kind = kinds[s]!;
-        const id = `${key}\u0001${kind}`;
-        if (wanted && !wanted.has(id)) continue;
-        let g = groups.get(id);
-        if (!g) {
-          g = { key, kind, acc: new Accumulator(this.p.agg) };
-          groups.set(id, g);
-        }
-        g.acc.merge(values[i]!);
+        const g = groupOf[s]!;
+        if (g < 0 || (wanted && !wanted.has(g))) continue;
+        this.mergeInto(groups, g, s, values[i]!);
       }
-      for (const g of groups.values()) {
-        if (final) this.emitFinal(level, g.key, g.kind, b, g.acc);
-        else this.out.result(toResult(this.p, level, g.key, g.kind, b.start, b.end, g.acc, false, undefined));
+      for (const [g, { rep, acc }] of groups) {
+        if (final) this.emitFinal(level, at, g, rep, b, acc);
+        else {
+          const key = this.series.ancestors[at]![rep]!;
+          this.out.result(
+            toResult(this.p, level, key, this.series.kind[rep]!, b.start, b.end, acc, false, undefined),
+          );
+        }
       }
     }
   }
 
   /**
    * A firing bucket's roll-ups, finest level first: grids merge into (say) streets, streets
-   * into districts, districts into the city, so each accumulator is merged once. A group's
-   * ancestors are those of any series in it (`rep`).
+   * into districts, districts into the city, so each accumulator is merged once. Groups are
+   * numbers (SeriesIndex.groups: node and kind); a group's node is the ancestor of any of its
+   * series (`rep`).
    */
   private emitAllRollups(b: Bucket): void {
-    type Group = { rep: number; byKind: Map<string, Accumulator> };
-    let from: Group[] | undefined;
+    let from: Map<number, RollupGroup> | undefined;
     for (const { level, at } of this.rollupLevels) {
-      const anc = this.series.ancestors[at]!;
-      const groups = new Map<string, Group>();
-      const merge = (rep: number, kind: string, acc: Accumulator) => {
-        const key = anc[rep];
-        if (key === undefined) return;
-        let g = groups.get(key);
-        if (!g) {
-          g = { rep, byKind: new Map() };
-          groups.set(key, g);
+      const groupOf = this.series.groups[at]!;
+      const groups = new Map<number, RollupGroup>();
+      if (from) {
+        for (const { rep, acc } of from.values()) {
+          const g = groupOf[rep]!;
+          if (g >= 0) this.mergeInto(groups, g, rep, acc);
         }
-        let into = g.byKind.get(kind);
-        if (!into) {
-          into = new Accumulator(this.p.agg);
-          g.byKind.set(kind, into);
-        }
-        into.merge(acc);
-      };
-      if (from) for (const g of from) for (const [kind, acc] of g.byKind) merge(g.rep, kind, acc);
-      else {
+      } else {
         const { series, values } = b.accs;
-        for (let i = 0; i < series.length; i++) merge(series[i]!, this.series.kind[series[i]!]!, values[i]!);
+        for (let i = 0; i < series.length; i++) {
+          const s = series[i]!;
+          const g = groupOf[s]!;
+          if (g >= 0) this.mergeInto(groups, g, s, values[i]!);
+        }
       }
-      for (const [key, g] of groups)
-        for (const [kind, acc] of g.byKind) this.emitFinal(level, key, kind, b, acc);
-      from = [...groups.values()];
+      for (const [g, { rep, acc }] of groups) this.emitFinal(level, at, g, rep, b, acc);
+      from = groups;
     }
+  }
+
+  private mergeInto(groups: Map<number, RollupGroup>, g: number, rep: number, acc: Accumulator): void {
+    let into = groups.get(g);
+    if (into === undefined) {
+      into = { rep, acc: new Accumulator(this.p.agg) };
+      groups.set(g, into);
+    }
+    into.acc.merge(acc);
   }
 
   private emitGridFinal(s: number, b: Bucket, acc: Accumulator): void {
@@ -494,11 +497,13 @@ export class AlignedWindowOperator implements WindowOperator {
     this.out.gridFinal?.(r, acc);
   }
 
-  private emitFinal(level: Level, key: string, kind: string, b: Bucket, acc: Accumulator): void {
+  /** A roll-up group's final result (`at`: its level's SeriesIndex depth, `rep`: a series in it). */
+  private emitFinal(level: Level, at: number, g: number, rep: number, b: Bucket, acc: Accumulator): void {
     const pb = this.buckets.get(b.start - this.assigner.step);
-    const series = `${level}\u0001${key}\u0001${kind}`;
-    this.out.result(toResult(this.p, level, key, kind, b.start, b.end, acc, true, pb?.rollups.get(series)));
-    b.rollups.set(series, { count: acc.count, mean: acc.mean });
+    const key = this.series.ancestors[at]![rep]!;
+    const kind = this.series.kind[rep]!;
+    this.out.result(toResult(this.p, level, key, kind, b.start, b.end, acc, true, pb?.rollups.get(g)));
+    b.rollups.set(g, { count: acc.count, mean: acc.mean });
   }
 
   /** Over the state limit: fire and drop the oldest windows first (documented policy). */
@@ -523,7 +528,10 @@ export class AlignedWindowOperator implements WindowOperator {
         const s = series[i]!;
         accs.push([this.series.grid[s]!, this.series.kind[s]!, values[i]!.toJSON()]);
       }
-      buckets.push([b.start, b.fired, accs, [...b.rollups.entries()].map(([k, v]) => [k, v.count, v.mean])]);
+      const rollups: [string, number, number][] = [];
+      for (const [g, v] of b.rollups)
+        rollups.push([this.series.groupParts(g).join('\u0001'), v.count, v.mean]);
+      buckets.push([b.start, b.fired, accs, rollups]);
     }
     return {
       ...this.clock.snapshot(),
@@ -548,7 +556,12 @@ export class AlignedWindowOperator implements WindowOperator {
       for (const [grid, kind, st] of accs) {
         b.accs.set(this.series.of(grid, undefined, kind), Accumulator.fromJSON(st, this.p.agg));
       }
-      for (const [k, count, mean] of rollups) b.rollups.set(k, { count, mean });
+      for (const [k, count, mean] of rollups) {
+        // "level\u0001node\u0001kind", as snapshot() writes it: a node the tree no longer has is dropped.
+        const [, node, kind] = k.split('\u0001');
+        const g = node === undefined || kind === undefined ? -1 : this.series.group(node, kind);
+        if (g >= 0) b.rollups.set(g, { count, mean });
+      }
       if (!b.closed) this.open += b.accs.size;
       this.buckets.set(start, b);
     }
