@@ -132,7 +132,8 @@ export class OrgTree {
         devices.set(d.id, {
           id: d.id,
           type: d.type,
-          grid: d.grid,
+          // The node's own id string: checks against nodeIdAt() then compare one pointer.
+          grid: nodes.get(d.grid)!.id,
           gridIndex: nodes.get(d.grid)!.index,
           index: devices.size,
           metrics: d.metrics && d.metrics.length > 0 ? Object.freeze([...new Set(d.metrics)]) : undefined,
@@ -173,6 +174,16 @@ export class OrgTree {
   device(id: string): Device | undefined {
     const n = this.deviceIndex.indexOf(id);
     return n < 0 ? undefined : this.deviceList[n];
+  }
+
+  /** The device's number (Device.index), or −1: the lookup alone, without the Device. */
+  deviceNumber(id: string): number {
+    return this.deviceIndex.indexOf(id);
+  }
+
+  /** The device numbered `index` (Device.index). */
+  deviceAt(index: number): Device | undefined {
+    return this.deviceList[index];
   }
 
   *allNodes(level?: Level): IterableIterator<OrgNode> {

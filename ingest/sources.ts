@@ -7,6 +7,7 @@ import { ValueErrorType } from '@sinclair/typebox/errors';
 import type { OrgNode, OrgTree } from '../config/org-tree.ts';
 import type { GridwatchConfig, SourceName } from '../config/schema.ts';
 import { durationMs } from '../platform/duration.ts';
+import { DeviceFacts } from './device-facts.ts';
 import type { GovEvent, SourceRow } from './envelope.ts';
 import { maskPersonalData, maskPhone } from './mask.ts';
 import { HotlineRecord, SensorRecord, VideoRecord } from './records.ts';
@@ -32,26 +33,44 @@ export interface ValidationContext {
   /** Accepted event times, [minMs, maxMs]: computed once per request, not per record. */
   minMs: number;
   maxMs: number;
-  /** Metric definitions and taxonomies as Maps/Sets: cheaper lookups than the config objects. */
-  metrics: ReadonlyMap<string, { unit: string; min: number; max: number }>;
+  /**
+   * Metric definitions (numbered in config order) and taxonomies as Maps/Sets: cheaper lookups
+   * than the config objects.
+   */
+  metrics: ReadonlyMap<string, { unit: string; min: number; max: number; number: number }>;
   eventTypes: ReadonlySet<string>;
   categories: ReadonlySet<string>;
+  /** Each device's grid, type and metrics, by device number. */
+  devices: DeviceFacts;
 }
 
-const lookups = new WeakMap<
-  GridwatchConfig,
-  Pick<ValidationContext, 'metrics' | 'eventTypes' | 'categories'>
->();
+type Lookups = Pick<ValidationContext, 'metrics' | 'eventTypes' | 'categories'>;
+const lookups = new WeakMap<GridwatchConfig, Lookups>();
+/** Built once per registry and config: validationContext() is called per request. */
+const facts = new WeakMap<OrgTree, WeakMap<Lookups, DeviceFacts>>();
 
 export function validationContext(org: OrgTree, config: GridwatchConfig, now: number): ValidationContext {
   let l = lookups.get(config);
   if (!l) {
     l = {
-      metrics: new Map(Object.entries(config.sensors.metrics)),
+      metrics: new Map(
+        Object.entries(config.sensors.metrics).map(([name, m], number) => [name, { ...m, number }]),
+      ),
       eventTypes: new Set(config.video.eventTypes),
       categories: new Set(config.hotline.categories),
     };
     lookups.set(config, l);
+  }
+  let byConfig = facts.get(org);
+  if (!byConfig) {
+    byConfig = new WeakMap();
+    facts.set(org, byConfig);
+  }
+  let devices = byConfig.get(l);
+  if (!devices) {
+    const numbers = new Map([...l.metrics].map(([name, m]) => [name, m.number]));
+    devices = new DeviceFacts(org, numbers);
+    byConfig.set(l, devices);
   }
   return {
     org,
@@ -60,6 +79,7 @@ export function validationContext(org: OrgTree, config: GridwatchConfig, now: nu
     minMs: Date.parse(config.ingest.minTimestamp),
     maxMs: now + durationMs(config.ingest.maxFuture),
     ...l,
+    devices,
   };
 }
 
@@ -130,13 +150,13 @@ export const sensorAdapter: SourceAdapter = {
     const bad = schemaError(sensorCheck, record);
     if (bad) return bad;
     const r = record as SensorRecord;
-    const device = ctx.org.device(r.device);
-    if (!device) return fail('device', 'unknown_device', `"${r.device}" is not a registered device`);
-    if (device.type !== 'sensor')
-      return fail('device', 'wrong_device_type', `"${r.device}" is a ${device.type}, not a sensor`);
+    const device = ctx.org.deviceNumber(r.device);
+    if (device < 0) return fail('device', 'unknown_device', `"${r.device}" is not a registered device`);
+    if (ctx.devices.isCamera(device))
+      return fail('device', 'wrong_device_type', `"${r.device}" is a camera, not a sensor`);
     const metric = ctx.metrics.get(r.metric);
     if (!metric) return fail('metric', 'unknown_metric', `"${r.metric}" is not a configured metric`);
-    if (device.metrics && !device.metrics.includes(r.metric)) {
+    if (!ctx.devices.reports(device, metric.number, r.metric)) {
       return fail('metric', 'unknown_metric', `device "${r.device}" does not report "${r.metric}"`);
     }
     if (r.unit !== undefined && r.unit !== metric.unit) {
@@ -153,16 +173,17 @@ export const sensorAdapter: SourceAdapter = {
     if (!t.ok) return fail('ts', t.code, t.reason);
     const id = r.id ?? `${r.device}:${r.metric}:${epochMsText(t.ms)}`;
     const attrs = stringAttrs(r.attrs);
+    const gridIndex = ctx.devices.gridIndex(device);
     const event: GovEvent = {
       id,
       source: 'sensor',
       kind: r.metric,
       ts: t.ms,
-      grid: device.grid,
-      gridIndex: device.gridIndex,
+      grid: ctx.org.nodeIdAt(gridIndex)!,
+      gridIndex,
       value: r.value,
-      device: device.id,
-      deviceIndex: device.index,
+      device: ctx.org.deviceIdAt(device)!,
+      deviceIndex: device,
     };
     return { ok: true, event, row: { unit: metric.unit, attrs: attrs as never } };
   },
@@ -176,10 +197,10 @@ export const videoAdapter: SourceAdapter = {
     const bad = schemaError(videoCheck, record);
     if (bad) return bad;
     const r = record as VideoRecord;
-    const camera = ctx.org.device(r.camera);
-    if (!camera) return fail('camera', 'unknown_device', `"${r.camera}" is not a registered camera`);
-    if (camera.type !== 'camera')
-      return fail('camera', 'wrong_device_type', `"${r.camera}" is a ${camera.type}, not a camera`);
+    const camera = ctx.org.deviceNumber(r.camera);
+    if (camera < 0) return fail('camera', 'unknown_device', `"${r.camera}" is not a registered camera`);
+    if (!ctx.devices.isCamera(camera))
+      return fail('camera', 'wrong_device_type', `"${r.camera}" is a sensor, not a camera`);
     if (!ctx.eventTypes.has(r.event_type)) {
       return fail(
         'event_type',
@@ -190,16 +211,17 @@ export const videoAdapter: SourceAdapter = {
     const t = parseEventTime(r.ts, ctx.minMs, ctx.maxMs);
     if (!t.ok) return fail('ts', t.code, t.reason);
     const id = r.id ?? `${r.camera}:${r.event_type}:${epochMsText(t.ms)}`;
+    const gridIndex = ctx.devices.gridIndex(camera);
     const event: GovEvent = {
       id,
       source: 'video',
       kind: r.event_type,
       ts: t.ms,
-      grid: camera.grid,
-      gridIndex: camera.gridIndex,
+      grid: ctx.org.nodeIdAt(gridIndex)!,
+      gridIndex,
       value: r.object_count ?? 1,
-      device: camera.id,
-      deviceIndex: camera.index,
+      device: ctx.org.deviceIdAt(camera)!,
+      deviceIndex: camera,
       attrs: { confidence: r.confidence },
     };
     return {
