@@ -34,7 +34,7 @@ describe('DeviceFacts', () => {
           const org = new OrgTree({ ...city, devices: devs.map((d, i) => ({ id: `D${i}`, ...d })) });
           // Any numbering of the configured metrics (config order decides it).
           const numbers = new Map(order.map((m, i) => [m, i]));
-          const facts = new DeviceFacts(org, numbers);
+          const facts = new DeviceFacts(org, new Map(order.map((m, number) => [m, { number }])));
           for (const d of org.allDevices()) {
             expect(facts.isCamera(d.index)).toBe(d.type === 'camera');
             expect(facts.gridIndex(d.index)).toBe(d.gridIndex);

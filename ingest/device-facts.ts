@@ -18,8 +18,8 @@ export class DeviceFacts {
 
   constructor(
     private readonly org: OrgTree,
-    /** Configured metric → its number (the order of config.sensors.metrics). */
-    metricNumbers: ReadonlyMap<string, number>,
+    /** Configured metrics with their numbers (the order of config.sensors.metrics). */
+    metrics: ReadonlyMap<string, { readonly number: number }>,
   ) {
     this.facts = new Int32Array(org.size.devices * 2);
     for (const d of org.allDevices()) {
@@ -27,7 +27,7 @@ export class DeviceFacts {
       if (d.metrics === undefined) flags |= ANY_METRIC;
       else
         for (const m of d.metrics) {
-          const n = metricNumbers.get(m);
+          const n = metrics.get(m)?.number;
           if (n === undefined) continue; // not configured: no event can name it
           if (n < MASKED_METRICS) flags |= 1 << (n + FIRST_METRIC_BIT);
           else flags |= BY_LIST;

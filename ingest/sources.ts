@@ -68,8 +68,7 @@ export function validationContext(org: OrgTree, config: GridwatchConfig, now: nu
   }
   let devices = byConfig.get(l);
   if (!devices) {
-    const numbers = new Map([...l.metrics].map(([name, m]) => [name, m.number]));
-    devices = new DeviceFacts(org, numbers);
+    devices = new DeviceFacts(org, l.metrics);
     byConfig.set(l, devices);
   }
   return {
