@@ -166,6 +166,67 @@ describe('runSimulator', () => {
     );
   });
 
+  it('on stop, lets requests under way finish and counts them; past drainMs cuts them uncounted', async () => {
+    // A client whose requests end only when released (or when their signal aborts).
+    const slow = () => {
+      const pending: { n: number; signal: AbortSignal | undefined; release: () => void }[] = [];
+      const client = {
+        post: (_source: string, records: readonly unknown[], signal?: AbortSignal) =>
+          new Promise<unknown>((resolve, reject) => {
+            signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+            pending.push({
+              n: records.length,
+              signal,
+              release: () => resolve({ accepted: records.length, duplicates: 0, rejected: 0 }),
+            });
+          }),
+      };
+      return { client, pending };
+    };
+    const waitFor = async (cond: () => boolean) => {
+      while (!cond()) await new Promise((r) => setTimeout(r, 10));
+    };
+
+    // Released after the stop, within the drain: counted as accepted.
+    const a = slow();
+    const stopA = new AbortController();
+    const doneA = runSimulator({
+      org,
+      opts,
+      client: a.client,
+      logger: capture().logger,
+      tickMs: 20,
+      signal: stopA.signal,
+    });
+    await waitFor(() => a.pending.length > 0);
+    stopA.abort();
+    expect(a.pending.every((p) => !p.signal?.aborted)).toBe(true);
+    for (const p of a.pending) p.release();
+    const statsA = await doneA;
+    expect(statsA.sent).toBeGreaterThan(0);
+    expect(statsA.accepted).toBe(statsA.sent);
+    expect(statsA.failed).toBe(0);
+
+    // Never released: cut at the drain deadline, neither accepted nor failed.
+    const b = slow();
+    const stopB = new AbortController();
+    const doneB = runSimulator({
+      org,
+      opts,
+      client: b.client,
+      logger: capture().logger,
+      tickMs: 20,
+      signal: stopB.signal,
+      drainMs: 50,
+    });
+    await waitFor(() => b.pending.length > 0);
+    stopB.abort();
+    const statsB = await doneB;
+    expect(b.pending.every((p) => p.signal?.aborted)).toBe(true);
+    expect(statsB.sent).toBe(b.pending.reduce((n, p) => n + p.n, 0));
+    expect([statsB.accepted, statsB.failed]).toEqual([0, 0]);
+  });
+
   it('logs failures instead of throwing', async () => {
     const { lines, logger } = capture();
     const ctl = new AbortController();

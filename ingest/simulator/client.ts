@@ -134,6 +134,8 @@ export interface RunSimulatorOptions {
   reportEveryMs?: number;
   /** Larger batches (after a stall) are split into requests of this many records. */
   maxPerRequest?: number;
+  /** On stop, requests already under way get this long to finish (default 5 s). */
+  drainMs?: number;
 }
 
 export interface SimulatorStats {
@@ -154,6 +156,17 @@ export async function runSimulator(o: RunSimulatorOptions): Promise<SimulatorSta
   const tickMs = o.tickMs ?? 1000;
   const reportEveryMs = o.reportEveryMs ?? 30_000;
   const maxPerRequest = o.maxPerRequest ?? 5000;
+  // A stop ends the loop at once but lets the requests under way finish (for at most drainMs):
+  // cut off mid-flight, a request's records may or may not have been taken, and the stats
+  // (printed by `gridwatch simulate`) could not say which.
+  const drain = new AbortController();
+  let drainTimer: NodeJS.Timeout | undefined;
+  const onStop = () => {
+    drainTimer = setTimeout(() => drain.abort(), o.drainMs ?? 5000);
+    drainTimer.unref();
+  };
+  if (signal?.aborted) onStop();
+  else signal?.addEventListener('abort', onStop, { once: true });
   const stats: SimulatorStats = { sent: 0, accepted: 0, duplicates: 0, rejected: 0, failed: 0 };
   const lastWarn = new Map<string, number>();
   // One warning per kind of trouble per report interval: a down server must not flood the log.
@@ -167,7 +180,7 @@ export async function runSimulator(o: RunSimulatorOptions): Promise<SimulatorSta
   const postChunk = async (source: SourceName, records: readonly unknown[]) => {
     stats.sent += records.length;
     try {
-      const c = counts(await client.post(source, records, signal), records.length);
+      const c = counts(await client.post(source, records, drain.signal), records.length);
       stats.accepted += c.accepted;
       stats.duplicates += c.duplicates;
       stats.rejected += c.rejected;
@@ -178,7 +191,7 @@ export async function runSimulator(o: RunSimulatorOptions): Promise<SimulatorSta
           'simulator: records rejected',
         );
     } catch (err) {
-      if (signal?.aborted) return;
+      if (drain.signal.aborted) return; // cut off by the drain deadline: fate unknown
       const c = err instanceof IngestHttpError ? counts(err.body, 0) : undefined;
       if (c && c.rejected > 0) {
         stats.rejected += c.rejected;
@@ -239,6 +252,9 @@ export async function runSimulator(o: RunSimulatorOptions): Promise<SimulatorSta
     logger.info(stats, 'simulator stopped');
   } catch (err) {
     logger.error({ err }, 'simulator crashed');
+  } finally {
+    clearTimeout(drainTimer);
+    signal?.removeEventListener('abort', onStop);
   }
   return stats;
 }
