@@ -375,9 +375,10 @@ export class AlignedWindowOperator implements WindowOperator {
   private fire(b: Bucket): void {
     b.fired = true;
     const { series, values } = b.accs;
+    const prev = this.buckets.get(b.start - this.assigner.step);
     for (let i = 0; i < series.length; i++) {
       const acc = values[i]!;
-      if (this.gridLevel) this.emitGridFinal(series[i]!, b, acc);
+      if (this.gridLevel) this.emitGridFinal(series[i]!, b, acc, prev);
       acc.dirty = false;
     }
     this.emitRollups(b, true, undefined);
@@ -386,13 +387,13 @@ export class AlignedWindowOperator implements WindowOperator {
   /** A late event in a fired window: re-emit its windows, and the next window's change. */
   private lateFiring(b: Bucket, s: number, acc: Accumulator): void {
     b.fired = true; // a window first opened by a late event must not fire again
-    if (this.gridLevel) this.emitGridFinal(s, b, acc);
+    if (this.gridLevel) this.emitGridFinal(s, b, acc, this.buckets.get(b.start - this.assigner.step));
     acc.dirty = false;
     this.emitRollups(b, true, [s]);
     const next = this.buckets.get(b.start + this.assigner.step);
     if (!next?.fired) return;
     const nacc = next.accs.get(s);
-    if (nacc && this.gridLevel) this.emitGridFinal(s, next, nacc);
+    if (nacc && this.gridLevel) this.emitGridFinal(s, next, nacc, b);
     this.emitRollups(next, true, [s]);
   }
 
@@ -425,6 +426,7 @@ export class AlignedWindowOperator implements WindowOperator {
       this.emitAllRollups(b);
       return;
     }
+    const pb = final ? this.buckets.get(b.start - this.assigner.step) : undefined;
     for (const { level, at } of this.rollupLevels) {
       const groupOf = this.series.groups[at]!;
       let wanted: Set<number> | undefined;
@@ -441,7 +443,7 @@ export class AlignedWindowOperator implements WindowOperator {
         this.mergeInto(groups, g, s, values[i]!);
       }
       for (const [g, { rep, acc }] of groups) {
-        if (final) this.emitFinal(level, at, g, rep, b, acc);
+        if (final) this.emitFinal(level, at, g, rep, b, acc, pb);
         else {
           const key = this.series.ancestors[at]![rep]!;
           this.out.result(
@@ -449,6 +451,7 @@ export class AlignedWindowOperator implements WindowOperator {
           );
         }
       }
+      this.release(groups);
     }
   }
 
@@ -459,6 +462,7 @@ export class AlignedWindowOperator implements WindowOperator {
    * series (`rep`).
    */
   private emitAllRollups(b: Bucket): void {
+    const pb = this.buckets.get(b.start - this.assigner.step);
     let from: Map<number, RollupGroup> | undefined;
     for (const { level, at } of this.rollupLevels) {
       const groupOf = this.series.groups[at]!;
@@ -476,30 +480,51 @@ export class AlignedWindowOperator implements WindowOperator {
           if (g >= 0) this.mergeInto(groups, g, s, values[i]!);
         }
       }
-      for (const [g, { rep, acc }] of groups) this.emitFinal(level, at, g, rep, b, acc);
+      for (const [g, { rep, acc }] of groups) this.emitFinal(level, at, g, rep, b, acc, pb);
+      if (from) this.release(from);
       from = groups;
     }
+    if (from) this.release(from);
   }
 
   private mergeInto(groups: Map<number, RollupGroup>, g: number, rep: number, acc: Accumulator): void {
     let into = groups.get(g);
     if (into === undefined) {
-      into = { rep, acc: new Accumulator(this.p.agg) };
+      into = { rep, acc: this.pool.pop() ?? new Accumulator(this.p.agg) };
       groups.set(g, into);
     }
     into.acc.merge(acc);
   }
 
-  private emitGridFinal(s: number, b: Bucket, acc: Accumulator): void {
-    const a = this.buckets.get(b.start - this.assigner.step)?.accs.get(s);
-    const r = this.gridResult(s, b, acc, true, a ? { count: a.count, mean: a.mean } : undefined);
+  /** `prev`: the bucket of the previous window (start − step), for the change columns. */
+  private emitGridFinal(s: number, b: Bucket, acc: Accumulator, prev: Bucket | undefined): void {
+    const r = this.gridResult(s, b, acc, true, prev?.accs.get(s));
     this.out.result(r);
     this.out.gridFinal?.(r, acc);
   }
 
-  /** A roll-up group's final result (`at`: its level's SeriesIndex depth, `rep`: a series in it). */
-  private emitFinal(level: Level, at: number, g: number, rep: number, b: Bucket, acc: Accumulator): void {
-    const pb = this.buckets.get(b.start - this.assigner.step);
+  /** Roll-up accumulators, once emitted (their results hold copies), go back to the pool. */
+  private release(groups: Map<number, RollupGroup>): void {
+    for (const { acc } of groups.values()) {
+      if (this.pool.length >= POOL_MAX) return;
+      acc.reset();
+      this.pool.push(acc);
+    }
+  }
+
+  /**
+   * A roll-up group's final result (`at`: its level's SeriesIndex depth, `rep`: a series in it;
+   * `pb`: the previous window's bucket).
+   */
+  private emitFinal(
+    level: Level,
+    at: number,
+    g: number,
+    rep: number,
+    b: Bucket,
+    acc: Accumulator,
+    pb: Bucket | undefined,
+  ): void {
     const key = this.series.ancestors[at]![rep]!;
     const kind = this.series.kind[rep]!;
     this.out.result(toResult(this.p, level, key, kind, b.start, b.end, acc, true, pb?.rollups.get(g)));
