@@ -96,9 +96,16 @@ export async function windowBench(
   let emitted = 0;
   let late = 0;
   let openPeak = 0;
-  const out: OperatorOutput = { result: () => emitted++, late: () => late++, stateLimit: () => {} };
+  const out: OperatorOutput = {
+    result: () => emitted++,
+    late: () => late++,
+    stateLimit: () => {},
+    refused: () => {
+      throw new Error('a generated event was over the key limit');
+    },
+  };
   const run = () => {
-    const ops = config.windows.map((w) => createOperator(w, org, out, config.processor.maxOpenWindows));
+    const ops = config.windows.map((w) => createOperator(w, org, out, config.processor));
     const ctx = validationContext(org, config, Date.now());
     let seq = 0;
     let rejected = 0;
@@ -186,8 +193,8 @@ function measureWindowBytes(org: OrgTree): number {
   const op = createOperator(
     spec,
     org,
-    { result: () => {}, late: () => {}, stateLimit: () => {} },
-    10_000_000,
+    { result: () => {}, late: () => {}, stateLimit: () => {}, refused: () => {} },
+    { maxOpenWindows: 10_000_000, maxKeys: 10_000_000 },
   );
   const t = Date.parse('2026-11-22T00:00:00Z');
   gc();

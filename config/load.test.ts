@@ -50,6 +50,7 @@ describe('defaults', () => {
     expect(c.windows.map((w) => w.type)).toEqual(['tumbling', 'hopping', 'hopping', 'tumbling']);
     expect(c.windows[0]!.type).toBe('tumbling');
     expect(c.processor.maxOpenWindows).toBe(2_000_000);
+    expect(c.processor.maxKeys).toBe(2_000_000);
     expect(c.org.file).toBeUndefined();
     expect(c.org.demo).toMatchObject({ seed: 20261122, districts: 6, gridsPerCommunity: 8 });
     expect(c.sensors.metrics.water_level).toEqual({ unit: 'm', min: -20, max: 200 });

@@ -541,6 +541,13 @@ export const ConfigSchema = T.Object(
       {
         checkpointInterval: Duration('5s', 'how often window state is flushed and checkpointed'),
         maxOpenWindows: T.Integer({ minimum: 100, default: 2_000_000 }),
+        maxKeys: T.Integer({
+          minimum: 100,
+          maximum: 16_777_216,
+          default: 2_000_000,
+          description:
+            'per window spec: (grid, kind) series and unregistered device ids held; events that would add one more go to the dead letters',
+        }),
         maxLagRecords: T.Integer({
           minimum: 1,
           default: 500_000,

@@ -85,7 +85,7 @@ export class Metrics {
   });
   readonly stateLimitHits = new Counter({
     name: 'gridwatch_window_state_limit_total',
-    help: 'Times the open-window limit forced an early emission, per window spec',
+    help: 'Times a state limit bit, per window spec: open windows shed early (processor.maxOpenWindows), or an event or partial refused (processor.maxKeys)',
     labelNames: ['window'] as const,
     registers: [this.registry],
   });

@@ -28,14 +28,19 @@ export interface AggregateOptions {
 }
 
 /** `org`: registered devices keep their registry numbers (without one, all are numbered here). */
-export function aggregateOptions(list: readonly string[] | undefined, org?: OrgTree): AggregateOptions {
+export function aggregateOptions(
+  list: readonly string[] | undefined,
+  org?: OrgTree,
+  /** Unregistered device ids the numbering takes from events (processor.maxKeys). */
+  maxStrangers?: number,
+): AggregateOptions {
   const has = (a: OptionalAggregate) => list?.includes(a) ?? false;
   return {
     quantiles: has('quantiles'),
     distinct: has('distinct'),
     last: has('last'),
     kinds: has('kinds'),
-    devices: has('distinct') ? new DeviceNumbers(org) : undefined,
+    devices: has('distinct') ? new DeviceNumbers(org, maxStrangers) : undefined,
   };
 }
 
@@ -265,7 +270,7 @@ export class Accumulator {
     if (opts.quantiles && s.sk) restoreSketch(a.toSketch(), s.sk);
     else if (opts.quantiles && s.vs && s.vs.length > 1) a.values = [...s.vs];
     const numbering = a.numbering;
-    if (numbering && s.dv) for (const d of s.dv) a.addDevice(numbering.of(d, undefined));
+    if (numbering && s.dv) for (const d of s.dv) a.addDevice(numbering.of(d, undefined, true));
     if (opts.kinds && s.kd) a.kinds = new Map(Object.entries(s.kd));
     return a;
   }

@@ -1,5 +1,6 @@
 // Checkpoints of the window processors (embedded runner, and each partition of the distributed
 // stages): the newest row per processor name is its state.
+import { deadLetterRow } from '../ingest/dead-letters.ts';
 import type { LoggedEvent } from '../ingest/envelope.ts';
 import type { Row, Store } from '../platform/store/store.ts';
 
@@ -34,4 +35,20 @@ export function lateRow(window: string, e: LoggedEvent, partition: number, water
     watermark: Math.max(0, watermark),
     received_at: e.receivedAt,
   };
+}
+
+/**
+ * An event a window operator refused (OperatorOutput.refused: processor.maxKeys), as a
+ * `dead_letters` row: the event as logged, so that it can be found and replayed.
+ */
+export function refusedRow(window: string, e: LoggedEvent, field: string, reason: string, now: number): Row {
+  const { id, source, kind, ts, grid, value, device, seq } = e;
+  return deadLetterRow(
+    source,
+    `window:${window}`,
+    'processor',
+    { index: 0, field, code: 'key_limit', reason },
+    { id, source, kind, ts, grid, value, device, seq },
+    now,
+  );
 }

@@ -52,6 +52,30 @@ describe('DeviceNumbers', () => {
     );
   });
 
+  it('takes at most maxStrangers unregistered ids from events, all from a checkpoint (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom(...registered)), { maxLength: 60 }),
+        fc.nat(10),
+        (ids, max) => {
+          const n = new DeviceNumbers(org, max);
+          const taken = new Set<string>();
+          for (const id of ids) {
+            const got = n.of(id, undefined);
+            if (registered.includes(id)) expect(got).toBe(org.device(id)!.index);
+            else if (taken.has(id) || taken.size < max) {
+              taken.add(id);
+              expect(n.idOf(got)).toBe(id);
+            } else expect(got).toBe(DeviceNumbers.FULL);
+          }
+          // Restored ids were admitted when their events came: never refused.
+          const restored = n.of('\u0000from-a-checkpoint', undefined, true);
+          expect(n.idOf(restored)).toBe('\u0000from-a-checkpoint');
+        },
+      ),
+    );
+  });
+
   it('refuses a number it never gave', () => {
     expect(() => new DeviceNumbers(org).idOf(registered.length)).toThrow(/no device numbered/);
   });

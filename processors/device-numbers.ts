@@ -7,16 +7,26 @@
 import type { OrgTree } from '../config/org-tree.ts';
 
 export class DeviceNumbers {
+  /** What of() answers for a new unregistered id when `maxStrangers` are numbered already. */
+  static readonly FULL = -2;
   private readonly strangers = new Map<string, number>();
   private readonly strangerIds: string[] = [];
   private readonly base: number;
 
-  constructor(private readonly org: OrgTree | undefined) {
+  /** `maxStrangers`: unregistered ids an event may add (processor.maxKeys). */
+  constructor(
+    private readonly org: OrgTree | undefined,
+    private readonly maxStrangers = Number.POSITIVE_INFINITY,
+  ) {
     this.base = org?.size.devices ?? 0;
   }
 
-  /** The number of device `id`. `hint`: the event's deviceIndex, checked against the id. */
-  of(id: string, hint: number | undefined): number {
+  /**
+   * The number of device `id`. `hint`: the event's deviceIndex, checked against the id. A new
+   * unregistered id past the limit gets FULL, unless `restored` (a checkpoint's or partial's,
+   * which the limit admitted when its events came).
+   */
+  of(id: string, hint: number | undefined, restored = false): number {
     const org = this.org;
     if (org !== undefined) {
       if (hint !== undefined && org.deviceIdAt(hint) === id) return hint;
@@ -25,6 +35,7 @@ export class DeviceNumbers {
     }
     let n = this.strangers.get(id);
     if (n === undefined) {
+      if (!restored && this.strangerIds.length >= this.maxStrangers) return DeviceNumbers.FULL;
       n = this.base + this.strangerIds.length;
       this.strangers.set(id, n);
       this.strangerIds.push(id);

@@ -23,7 +23,7 @@ import type { Topics } from '../platform/kafka/topics.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Row, Store } from '../platform/store/store.ts';
-import { checkpointRow, lateRow, latestCheckpoint } from './checkpoints.ts';
+import { checkpointRow, lateRow, latestCheckpoint, refusedRow } from './checkpoints.ts';
 import { createOperator } from './operators.ts';
 import { encodeResult, MAX_PARTITIONS, type PartialMessage, partitionSeq } from './partials.ts';
 import { insertRawRows } from './raw-rows.ts';
@@ -138,6 +138,11 @@ export class PartitionStage implements ConsumerStage {
               this.out.late.push(lateRow(spec.name, e, partition, wm));
             },
             stateLimit: () => this.metrics.stateLimitHits.inc({ window: spec.name }),
+            refused: (e, field, reason) => {
+              this.metrics.stateLimitHits.inc({ window: spec.name });
+              this.metrics.eventsRejected.inc({ source, reason: 'key_limit' });
+              this.out.dead.push(refusedRow(spec.name, e, field, reason, this.clock()));
+            },
             ...(rollups
               ? {
                   gridFinal: (r, acc) => {
@@ -154,7 +159,7 @@ export class PartitionStage implements ConsumerStage {
                 }
               : {}),
           },
-          this.config.processor.maxOpenWindows,
+          this.config.processor,
         );
         return { op, spec, storeGrid, rollups, idleMs: durationMs(spec.idleTimeout) };
       });

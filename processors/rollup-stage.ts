@@ -103,8 +103,9 @@ export class RollupStage implements ConsumerStage {
         result: (r) => this.results.push(r),
         late: () => {},
         stateLimit: () => this.metrics.stateLimitHits.inc({ window: spec.name }),
+        refused: () => {}, // absorb() answers 'refused' instead: no events here
       },
-      this.config.processor.maxOpenWindows,
+      this.config.processor,
     ) as AlignedWindowOperator;
     m = { spec, op, upstream: new Map(), partitions: this.upstreamPartitions(spec.source) };
     task.specs.set(name, m);
@@ -161,7 +162,14 @@ export class RollupStage implements ConsumerStage {
       if (!merge) continue;
       if (m.t === 'g') {
         m.a.q = msg.offset; // the version source: later partials of a spec have larger offsets
-        if (!merge.op.absorb(m.g, m.k, m.s, m.a)) this.metrics.lateEvents.inc({ window: m.w });
+        const absorbed = merge.op.absorb(m.g, m.k, m.s, m.a);
+        if (absorbed === 'late') this.metrics.lateEvents.inc({ window: m.w });
+        else if (absorbed === 'refused') {
+          // Over processor.maxKeys: the grid window is left out of the roll-ups, loudly.
+          this.metrics.stateLimitHits.inc({ window: m.w });
+          this.metrics.eventsRejected.inc({ source: 'partials', reason: 'key_limit' });
+          this.log.warn({ window: m.w, grid: m.g, kind: m.k }, 'rollups: key limit, grid window left out');
+        }
       } else {
         const prev = merge.upstream.get(m.p);
         const wm = Math.max(prev?.wm ?? Number.NEGATIVE_INFINITY, m.wm ?? Number.NEGATIVE_INFINITY);

@@ -48,6 +48,57 @@ describe('SeriesIndex', () => {
     );
   });
 
+  it('numbers many kinds and unknown grids the same way as the table does (property)', () => {
+    // Past the table's 64 kinds and for unknown grids, series live in a Map: same answers.
+    const pair = fc.tuple(
+      fc.constantFrom('g0', 'g1', 'g39', 'x1', 'x2'),
+      fc.nat(150).map((k) => `k${k}`),
+    );
+    fc.assert(
+      fc.property(fc.array(pair, { maxLength: 400 }), (pairs) => {
+        const index = new SeriesIndex(org, [STREET]);
+        const seen = new Map<string, number>();
+        // 100 kinds first (on a grid the pairs do not use), so the pairs meet kinds past the table.
+        for (let k = 0; k < 100; k++) seen.set(`g2\u0000k${k}`, index.of('g2', undefined, `k${k}`));
+        for (const [grid, kind] of pairs) {
+          const s = index.of(grid, org.node(grid)?.index, kind);
+          const key = `${grid}\u0000${kind}`;
+          if (!seen.has(key)) seen.set(key, seen.size);
+          expect(s).toBe(seen.get(key));
+          expect([index.grid[s], index.kind[s]]).toEqual([grid, kind]);
+        }
+        for (const [key, s] of seen) {
+          const [grid, kind] = key.split('\u0000') as [string, string];
+          expect(index.of(grid, undefined, kind)).toBe(s); // without the hint
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('refuses a new series past maxSeries, numbering nothing for it (property)', () => {
+    const pair = fc.tuple(fc.constantFrom('g0', 'g1', 'x1', 'x2'), fc.constantFrom('a', 'b', 'c', 'd'));
+    fc.assert(
+      fc.property(fc.array(pair, { maxLength: 60 }), fc.nat(12), (pairs, max) => {
+        const index = new SeriesIndex(org, [STREET], max);
+        const seen = new Map<string, number>();
+        for (const [grid, kind] of pairs) {
+          const key = `${grid}\u0000${kind}`;
+          const s = index.of(grid, org.node(grid)?.index, kind);
+          if (seen.has(key) || seen.size < max) {
+            if (!seen.has(key)) seen.set(key, seen.size);
+            expect(s).toBe(seen.get(key));
+          } else expect(s).toBe(-1);
+        }
+        expect(index.size).toBe(seen.size);
+        // A refused series' kind was not numbered: the next new kind gets the next number.
+        const kinds = new Set([...seen.keys()].map((k) => k.split('\u0000')[1]));
+        expect(index.kindNumber('zz')).toBe(kinds.size);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('ignores a grid hint that does not name the event grid', () => {
     const index = new SeriesIndex(org, []);
     const g3 = index.of('g3', org.node('g3')!.index, 'pm25');

@@ -4,6 +4,12 @@
 // groups grids into streets, districts … without asking the org tree again.
 import type { OrgTree } from '../config/org-tree.ts';
 
+/** The table holds this many kinds per grid; further kinds (and unknown grids) go to a Map. */
+const TABLE_KINDS = 64;
+/** Key of (grid number, kind number) in the Map: kind numbers stay below the series limit. */
+const WIDE = 2 ** 24;
+export const MAX_SERIES_LIMIT = WIDE;
+
 export class SeriesIndex {
   readonly grid: string[] = [];
   readonly kind: string[] = [];
@@ -20,35 +26,56 @@ export class SeriesIndex {
   /** Grids the org tree does not know (replayed or foreign events): numbered after its nodes. */
   private readonly strangers = new Map<string, number>();
   private kindCap = 8;
-  private gridCap: number;
-  /** [grid number × kindCap + kind number] → series + 1 (0: none yet). */
+  /**
+   * [org node index × kindCap + kind number] → series + 1 (0: none yet), for the first
+   * TABLE_KINDS kinds: its size grows with the kinds but stops there, so a producer writing
+   * made-up kinds cannot make it grow by the org's size per kind.
+   */
   private table: Int32Array;
+  /** Series of unknown grids or of kinds past the table: grid number × WIDE + kind number. */
+  private readonly wide = new Map<number, number>();
 
+  /** `maxSeries`: past it, a new series is refused (of() answers −1); processor.maxKeys. */
   constructor(
     private readonly org: OrgTree,
     private readonly depths: readonly number[],
+    private readonly maxSeries = MAX_SERIES_LIMIT,
   ) {
-    this.gridCap = org.size.nodes + 16;
-    this.table = new Int32Array(this.gridCap * this.kindCap);
+    if (maxSeries > MAX_SERIES_LIMIT) throw new RangeError(`SeriesIndex: at most ${MAX_SERIES_LIMIT} series`);
+    this.nodes = org.size.nodes;
+    this.table = new Int32Array(this.nodes * this.kindCap);
     this.ancestors = depths.map(() => []);
     this.groups = depths.map(() => []);
-    this.nodes = org.size.nodes;
   }
 
   get size(): number {
     return this.grid.length;
   }
 
-  /** The series of (grid, kind), numbered now if new. `gridIndex`: a hint, checked. */
+  /**
+   * The series of (grid, kind), numbered now if new; −1 if it is new and the index is full
+   * (nothing is numbered then). `gridIndex`: a hint, checked.
+   */
   of(grid: string, gridIndex: number | undefined, kind: string): number {
-    const g =
+    let g =
       gridIndex !== undefined && this.org.nodeIdAt(gridIndex) === grid ? gridIndex : this.gridNumber(grid);
-    const k = this.kindNumber(kind);
-    const at = g * this.kindCap + k;
-    const s = this.table[at]! - 1;
-    if (s >= 0) return s;
+    let k = this.kinds.get(kind) ?? -1;
+    if (g >= 0 && k >= 0) {
+      const s =
+        g < this.nodes && k < this.kindCap
+          ? this.table[g * this.kindCap + k]! - 1
+          : (this.wide.get(g * WIDE + k) ?? -1);
+      if (s >= 0) return s;
+    }
+    if (this.grid.length >= this.maxSeries) return -1;
+    if (g < 0) {
+      g = this.nodes + this.strangers.size;
+      this.strangers.set(grid, g);
+    }
+    if (k < 0) k = this.kindNumber(kind);
     const id = this.grid.length;
-    this.table[at] = id + 1;
+    if (g < this.nodes && k < this.kindCap) this.table[g * this.kindCap + k] = id + 1;
+    else this.wide.set(g * WIDE + k, id);
     this.grid.push(grid);
     this.kind.push(kind);
     const path = this.org.node(grid)?.path;
@@ -67,7 +94,7 @@ export class SeriesIndex {
       k = this.kinds.size;
       this.kinds.set(kind, k);
       this.kindNames.push(kind);
-      if (k >= this.kindCap) this.resize(this.gridCap, this.kindCap * 2);
+      if (k >= this.kindCap && this.kindCap < TABLE_KINDS) this.widen(this.kindCap * 2);
     }
     return k;
   }
@@ -84,24 +111,17 @@ export class SeriesIndex {
     return [node.level, node.id, this.kindNames[Math.floor(group / this.nodes)]!];
   }
 
+  /** The org node's index, an unknown grid's number, or −1 for an unknown grid not numbered yet. */
   private gridNumber(grid: string): number {
     const node = this.org.node(grid);
-    if (node) return node.index;
-    let n = this.strangers.get(grid);
-    if (n === undefined) {
-      n = this.org.size.nodes + this.strangers.size;
-      this.strangers.set(grid, n);
-      if (n >= this.gridCap) this.resize(this.gridCap * 2, this.kindCap);
-    }
-    return n;
+    return node ? node.index : (this.strangers.get(grid) ?? -1);
   }
 
-  private resize(gridCap: number, kindCap: number): void {
-    const table = new Int32Array(gridCap * kindCap);
-    for (let g = 0; g < this.gridCap; g++)
+  private widen(kindCap: number): void {
+    const table = new Int32Array(this.nodes * kindCap);
+    for (let g = 0; g < this.nodes; g++)
       for (let k = 0; k < this.kindCap; k++) table[g * kindCap + k] = this.table[g * this.kindCap + k]!;
     this.table = table;
-    this.gridCap = gridCap;
     this.kindCap = kindCap;
   }
 }

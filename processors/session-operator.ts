@@ -12,6 +12,7 @@ import { Accumulator, type AccumulatorState } from './aggregates.ts';
 import { type ClockState, OperatorClock } from './operator-clock.ts';
 import {
   ALL_KINDS,
+  type OperatorLimits,
   type OperatorOutput,
   SpecParams,
   toResult,
@@ -51,6 +52,7 @@ export class SessionWindowOperator implements WindowOperator {
   private readonly gapMs: number;
   private readonly clock: OperatorClock;
   private readonly series = new Map<string, SeriesSessions>();
+  private readonly maxOpenWindows: number;
   private open = 0;
   private wm = Number.NEGATIVE_INFINITY;
   /** No unfired session ends before this: firing scans only when the watermark reaches it. */
@@ -64,9 +66,10 @@ export class SessionWindowOperator implements WindowOperator {
     spec: WindowSpecConfig,
     private readonly org: OrgTree,
     private readonly out: OperatorOutput,
-    private readonly maxOpenWindows: number,
+    limits: OperatorLimits,
   ) {
-    this.p = new SpecParams(spec, org);
+    this.maxOpenWindows = limits.maxOpenWindows;
+    this.p = new SpecParams(spec, org, limits);
     this.name = this.p.name;
     this.source = this.p.source;
     this.gapMs = durationMs(spec.gap ?? '5m');
@@ -85,16 +88,21 @@ export class SessionWindowOperator implements WindowOperator {
     if (!this.p.accepts(e)) return;
     const t = this.p.time(e);
     const kind = this.p.byKind ? e.kind : ALL_KINDS;
+    // Sessions are keyed by strings and leave with their last session (bounded by
+    // maxOpenWindows); only the device numbering needs maxKeys here.
+    const d = this.p.deviceOf(e);
+    if (this.p.refuses(e, 0, d, this.out)) return;
     for (const level of this.p.levels) {
       const key = level === 'grid' ? e.grid : this.org.ancestorAt(e.grid, level);
-      if (key !== undefined) this.add(level, key, kind, e, t);
+      if (key !== undefined) this.add(level, key, kind, e, t, d);
     }
     const wm = this.clock.onEvent(e.partition ?? 0, t, wall);
     if (wm > this.wm) this.advanceTo(wm);
     if (this.open > this.maxOpenWindows) this.shed();
   }
 
-  private add(level: Level, key: string, kind: string, e: LoggedEvent, t: number): void {
+  /** `d`: the event's device number (SpecParams.deviceOf). */
+  private add(level: Level, key: string, kind: string, e: LoggedEvent, t: number, d: number): void {
     const id = `${level}\u0001${key}\u0001${kind}`;
     let s = this.series.get(id);
     if (!s) {
@@ -123,7 +131,7 @@ export class SessionWindowOperator implements WindowOperator {
     }
     if (first === -1) {
       const acc = new Accumulator(this.p.agg);
-      acc.add(e.value, t, e.seq, this.p.deviceOf(e), e.kind);
+      acc.add(e.value, t, e.seq, d, e.kind);
       const ses: Session = { start: t, end: t + this.gapMs, acc, fired: false, stored: false };
       let at = list.findIndex((x) => x.start > t);
       if (at === -1) at = list.length;
@@ -146,7 +154,7 @@ export class SessionWindowOperator implements WindowOperator {
       this.open--;
     }
     list.splice(first + 1, last - first);
-    into.acc.add(e.value, t, e.seq, this.p.deviceOf(e), e.kind);
+    into.acc.add(e.value, t, e.seq, d, e.kind);
     if (t < into.start) into.start = t;
     if (t + this.gapMs > into.end) into.end = t + this.gapMs;
     if (wasStored && into.start !== wasStart) {

@@ -341,8 +341,12 @@ function runEngine(
     stateLimit: () => {
       throw new Error('state limit hit: the oracle does not model shedding');
     },
+    refused: () => {
+      throw new Error('key limit hit: the oracle does not model it');
+    },
   };
-  let op: WindowOperator = createOperator(spec, org, out, MAX_OPEN);
+  const limits = { maxOpenWindows: MAX_OPEN, maxKeys: MAX_OPEN };
+  let op: WindowOperator = createOperator(spec, org, out, limits);
   const dedup = new DedupIndex(7_200_000, 1_000_000);
   let seq = 0;
   deliveries.forEach((d, i) => {
@@ -350,7 +354,7 @@ function runEngine(
     if (o.cuts?.has(i)) {
       // A restart: checkpoint → JSON → a fresh operator (the event log and its dedup index live on).
       const state: unknown = JSON.parse(JSON.stringify(op.snapshot()));
-      op = createOperator(spec, org, out, MAX_OPEN);
+      op = createOperator(spec, org, out, limits);
       op.restore(state, wall);
     }
     const key = `sensor\u0000${d.ev?.id}`;

@@ -34,17 +34,23 @@ const SPEC: WindowSpecConfig = validateConfig({
 }).windows[0]!;
 const T0 = Date.parse('2026-11-22T00:00:00Z');
 
-function harness(spec: WindowSpecConfig = SPEC, maxOpen = 1_000_000) {
+function harness(spec: WindowSpecConfig = SPEC, maxOpen = 1_000_000, maxKeys = 1_000_000) {
   const results: WindowResult[] = [];
   const late: LoggedEvent[] = [];
+  const refused: { id: string; field: string; reason: string }[] = [];
   let limitHits = 0;
   const op = new AlignedWindowOperator(
     spec,
     org,
-    { result: (r) => results.push(r), late: (e) => late.push(e), stateLimit: () => limitHits++ },
-    maxOpen,
+    {
+      result: (r) => results.push(r),
+      late: (e) => late.push(e),
+      stateLimit: () => limitHits++,
+      refused: (e, field, reason) => refused.push({ id: e.id, field, reason }),
+    },
+    { maxOpenWindows: maxOpen, maxKeys },
   );
-  return { op, results, late, limits: () => limitHits };
+  return { op, results, late, refused, limits: () => limitHits };
 }
 
 let seq = 0;
@@ -133,6 +139,40 @@ describe('WindowOperator (tumbling)', () => {
     expect(op.openWindows).toBeLessThanOrEqual(100);
     expect(limits()).toBeGreaterThan(0);
     expect(results.length).toBeGreaterThan(0);
+  });
+
+  it('refuses events of a new (grid, kind) series past maxKeys, and only those, without moving time', () => {
+    const { op, results, refused } = harness(SPEC, 1_000_000, 100);
+    // 100 series fill the index; the 101st and later new ones are refused, known ones still count.
+    for (let i = 0; i < 120; i++) op.process(ev(T0 + i, 1, GRIDS[i % 3]!, `kind${i}`), 0);
+    expect(refused.map((r) => r.field)).toEqual(Array(20).fill('grid'));
+    expect(refused[0]!.reason).toMatch(/window w holds 100 \(grid, kind\) series \(processor\.maxKeys\)/);
+    op.process(ev(T0 + 500, 4, GRIDS[0]!, 'kind0'), 0);
+    const wm = op.watermark;
+    op.process(ev(T0 + 900_000, 1, GRIDS[0]!, 'kind_new'), 0); // refused: the watermark stays
+    expect(op.watermark).toBe(wm);
+    expect(refused).toHaveLength(21);
+    op.process(ev(T0 + 80_000, 1, GRIDS[0]!, 'kind0'), 0); // a known series: minute 0 fires
+    const finals = results.filter((r) => r.final && r.start === T0);
+    expect(finals).toHaveLength(100);
+    expect(finals.find((r) => r.kind === 'kind0')).toMatchObject({ count: 2, sum: 5 });
+    expect(finals.some((r) => r.kind === 'kind100' || r.kind === 'kind_new')).toBe(false);
+  });
+
+  it('refuses events of a new unregistered device past maxKeys when counting distinct devices', () => {
+    const spec = { ...SPEC, aggregates: ['distinct' as const] };
+    const { op, results, refused } = harness(spec, 1_000_000, 100);
+    const registered = [...org.allDevices()].find((d) => d.grid === GRIDS[0])!;
+    const at = (i: number, device: string) => ({ ...ev(T0 + i), device });
+    for (let i = 0; i < 105; i++) op.process(at(i, `stranger-${i}`), 0);
+    op.process(at(200, 'stranger-3'), 0); // numbered already: counted
+    op.process(at(201, registered.id), 0); // registered devices keep their numbers: counted
+    expect(refused.map((r) => [r.id, r.field])).toEqual(
+      Array.from({ length: 5 }, (_, i) => [`e${seq - 6 + i}`, 'device']),
+    );
+    expect(refused[0]!.reason).toMatch(/100 unregistered device ids/);
+    op.process(ev(T0 + 80_000), 0);
+    expect(results.find((r) => r.final && r.start === T0)).toMatchObject({ count: 102, distinct: 101 });
   });
 
   it('gives the same stored results whatever the arrival order within the bound, and across snapshot/restore', () => {

@@ -10,6 +10,7 @@ import { LEVELS, type Level, type SourceName, type WindowSpecConfig } from '../c
 import type { LoggedEvent } from '../ingest/envelope.ts';
 import { durationMs } from '../platform/duration.ts';
 import { Accumulator, type AccumulatorState, type AggregateOptions, aggregateOptions } from './aggregates.ts';
+import { DeviceNumbers } from './device-numbers.ts';
 import { type ClockState, OperatorClock } from './operator-clock.ts';
 import { SeriesIndex, SeriesMap } from './series-index.ts';
 import { AlignedAssigner } from './window-assigner.ts';
@@ -19,6 +20,11 @@ export interface OperatorOutput {
   result(r: WindowResult): void;
   late(e: LoggedEvent, watermark: number): void;
   stateLimit(): void;
+  /**
+   * An event refused because it would add a key past processor.maxKeys: a new (grid, kind)
+   * series (`field` grid) or a new unregistered device (`field` device). It changes nothing.
+   */
+  refused(e: LoggedEvent, field: 'grid' | 'device', reason: string): void;
   /**
    * Distributed mode: a grid window's final (or late-firing) accumulator, for the roll-up
    * stage that merges grids from every partition.
@@ -36,6 +42,12 @@ export interface WindowOperator {
   tick(wall: number): void;
   snapshot(): unknown;
   restore(state: unknown, wall: number): void;
+}
+
+/** The processor's limits on one operator's state (config `processor`). */
+export interface OperatorLimits {
+  readonly maxOpenWindows: number;
+  readonly maxKeys: number;
 }
 
 export const ALL_KINDS = '*';
@@ -61,13 +73,16 @@ export class SpecParams {
   readonly updateMs: number | undefined;
   readonly maxAheadMs: number | undefined;
 
-  constructor(spec: WindowSpecConfig, org: OrgTree) {
+  readonly maxKeys: number;
+
+  constructor(spec: WindowSpecConfig, org: OrgTree, limits: OperatorLimits) {
     this.name = spec.name;
+    this.maxKeys = limits.maxKeys;
     this.source = spec.source;
     this.kinds = spec.kinds ? new Set(spec.kinds) : undefined;
     this.byKind = spec.byKind ?? true;
     this.levels = spec.levels ?? ['grid'];
-    this.agg = aggregateOptions(spec.aggregates, org);
+    this.agg = aggregateOptions(spec.aggregates, org, limits.maxKeys);
     this.processingTime = spec.timeMode === 'processing';
     this.outOfOrderMs = this.processingTime ? 0 : durationMs(spec.outOfOrder);
     this.latenessMs = durationMs(spec.allowedLateness);
@@ -85,7 +100,10 @@ export class SpecParams {
     return this.processingTime ? e.receivedAt : e.ts;
   }
 
-  /** The event's device number for Accumulator.add (-1: none, or distinct not counted). */
+  /**
+   * The event's device number for Accumulator.add (-1: none, or distinct not counted;
+   * DeviceNumbers.FULL: a new unregistered device past the limit).
+   */
   deviceOf(e: LoggedEvent): number {
     const numbering = this.agg.devices;
     return numbering === undefined || e.device === undefined ? -1 : numbering.of(e.device, e.deviceIndex);
@@ -93,6 +111,27 @@ export class SpecParams {
 
   accepts(e: LoggedEvent): boolean {
     return e.source === this.source && (this.kinds === undefined || this.kinds.has(e.kind));
+  }
+
+  /** Refuses `e` (to out.refused) if its series `s` or device `d` did not fit under maxKeys. */
+  refuses(e: LoggedEvent, s: number, d: number, out: OperatorOutput): boolean {
+    if (s < 0) {
+      out.refused(
+        e,
+        'grid',
+        `window ${this.name} holds ${this.maxKeys} (grid, kind) series (processor.maxKeys)`,
+      );
+      return true;
+    }
+    if (d === DeviceNumbers.FULL) {
+      out.refused(
+        e,
+        'device',
+        `window ${this.name} holds ${this.maxKeys} unregistered device ids (processor.maxKeys)`,
+      );
+      return true;
+    }
+    return false;
   }
 }
 
@@ -183,6 +222,7 @@ export class AlignedWindowOperator implements WindowOperator {
   private readonly series: SeriesIndex;
   private readonly gridLevel: boolean;
   private open = 0;
+  private readonly maxOpenWindows: number;
   private readonly pool: Accumulator[] = [];
   /**
    * No bucket fires, closes or is dropped before the watermark reaches this (it may be lower
@@ -197,9 +237,10 @@ export class AlignedWindowOperator implements WindowOperator {
     spec: WindowSpecConfig,
     org: OrgTree,
     private readonly out: OperatorOutput,
-    private readonly maxOpenWindows: number,
+    limits: OperatorLimits,
   ) {
-    this.p = new SpecParams(spec, org);
+    this.maxOpenWindows = limits.maxOpenWindows;
+    this.p = new SpecParams(spec, org, limits);
     this.name = this.p.name;
     this.source = this.p.source;
     const size = durationMs(spec.size);
@@ -214,6 +255,7 @@ export class AlignedWindowOperator implements WindowOperator {
     this.series = new SeriesIndex(
       org,
       this.rollupLevels.map((l) => l.depth),
+      limits.maxKeys,
     );
     this.gridLevel = this.p.levels.includes('grid');
   }
@@ -266,20 +308,17 @@ export class AlignedWindowOperator implements WindowOperator {
     if (!this.p.accepts(e)) return;
     const t = this.p.time(e);
     const kind = this.p.byKind ? e.kind : ALL_KINDS;
+    const s = this.series.of(e.grid, e.gridIndex, kind);
+    const d = this.p.deviceOf(e);
+    if (this.p.refuses(e, s, d, this.out)) return;
     const n = this.assigner.assign(t, this.starts);
     let late = false;
-    let s = -1;
-    let d = -1;
     for (let i = 0; i < n; i++) {
       const start = this.starts[i]!;
       const end = start + this.assigner.size;
       if (end + this.p.latenessMs <= this.wm || end <= this.shedFloor) {
         late = true; // (hopping: its later windows may still count it)
         continue;
-      }
-      if (s < 0) {
-        s = this.series.of(e.grid, e.gridIndex, kind);
-        d = this.p.deviceOf(e);
       }
       const b = this.bucket(start);
       const acc = this.accOf(b, s);
@@ -321,19 +360,26 @@ export class AlignedWindowOperator implements WindowOperator {
   /**
    * Roll-up stage (distributed mode): a grid window computed upstream, from the one partition
    * that holds its grid, replaces this operator's copy. A fired window is re-fired, as a late
-   * event would; past allowed lateness it is refused (false).
+   * event would; past allowed lateness it is refused ('late'), and a new series past
+   * processor.maxKeys too ('refused').
    */
-  absorb(grid: string, kind: string, start: number, state: AccumulatorState): boolean {
+  absorb(
+    grid: string,
+    kind: string,
+    start: number,
+    state: AccumulatorState,
+  ): 'absorbed' | 'late' | 'refused' {
     const end = start + this.assigner.size;
-    if (end + this.p.latenessMs <= this.wm || end <= this.shedFloor) return false;
-    const b = this.bucket(start);
+    if (end + this.p.latenessMs <= this.wm || end <= this.shedFloor) return 'late';
     const s = this.series.of(grid, undefined, kind);
+    if (s < 0) return 'refused';
+    const b = this.bucket(start);
     const acc = Accumulator.fromJSON(state, this.p.agg);
     if (b.accs.set(s, acc)) this.open++;
     // A window the watermark has passed fires now, even if this grid is the first to open it.
     if (b.fired || end <= this.wm) this.lateFiring(b, s, acc);
     if (this.open > this.maxOpenWindows) this.shed();
-    return true;
+    return 'absorbed';
   }
 
   /** Roll-up stage: the watermark is the upstream partitions', not derived from events here. */
@@ -579,7 +625,10 @@ export class AlignedWindowOperator implements WindowOperator {
       b.fired = fired;
       b.closed = b.end + this.p.latenessMs <= this.wm;
       for (const [grid, kind, st] of accs) {
-        b.accs.set(this.series.of(grid, undefined, kind), Accumulator.fromJSON(st, this.p.agg));
+        const series = this.series.of(grid, undefined, kind);
+        // Only if processor.maxKeys was lowered since the checkpoint: the window is dropped.
+        if (series < 0) this.out.stateLimit();
+        else b.accs.set(series, Accumulator.fromJSON(st, this.p.agg));
       }
       for (const [k, count, mean] of rollups) {
         // "level\u0001node\u0001kind", as snapshot() writes it: a node the tree no longer has is dropped.

@@ -11,7 +11,7 @@ import { durationMs } from '../platform/duration.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Row, Store } from '../platform/store/store.ts';
-import { checkpointRow, lateRow, latestCheckpoint } from './checkpoints.ts';
+import { checkpointRow, lateRow, latestCheckpoint, refusedRow } from './checkpoints.ts';
 import { createOperator } from './operators.ts';
 import type { WindowOperator } from './window-operator.ts';
 import { WINDOW_UPDATES_TOPIC, WINDOWS_TOPIC, type WindowResult } from './window-result.ts';
@@ -31,6 +31,8 @@ export class WindowRunner {
   private finals: WindowResult[] = [];
   private updates: WindowResult[] = [];
   private late: Row[] = [];
+  /** Events refused by an operator (processor.maxKeys), for `dead_letters`. */
+  private dead: Row[] = [];
   private processedSeq = 0;
   private checkpointSeq = 0;
   private timers: NodeJS.Timeout[] = [];
@@ -61,8 +63,13 @@ export class WindowRunner {
             this.late.push(lateRow(spec.name, e, e.partition ?? 0, wm));
           },
           stateLimit: () => this.metrics.stateLimitHits.inc({ window: spec.name }),
+          refused: (e, field, reason) => {
+            this.metrics.stateLimitHits.inc({ window: spec.name });
+            this.metrics.eventsRejected.inc({ source: e.source, reason: 'key_limit' });
+            this.dead.push(refusedRow(spec.name, e, field, reason, this.clock()));
+          },
         },
-        config.processor.maxOpenWindows,
+        config.processor,
       ),
     );
   }
@@ -156,14 +163,17 @@ export class WindowRunner {
     const seq = this.processedSeq;
     const results = this.results;
     const late = this.late;
+    const dead = this.dead;
     this.results = [];
     this.late = [];
+    this.dead = [];
     const state: Checkpoint = { seq, operators: {} };
     for (const op of this.operators) state.operators[op.name] = op.snapshot();
     try {
       await this.store.insert('window_results', results.map(windowRow));
       await this.store.insert('late_events', late);
-      if (seq > this.checkpointSeq || results.length > 0 || late.length > 0) {
+      await this.store.insert('dead_letters', dead);
+      if (seq > this.checkpointSeq || results.length > 0 || late.length > 0 || dead.length > 0) {
         await this.store.insert('checkpoints', [checkpointRow(PROCESSOR, seq, state)]);
         this.checkpointSeq = seq;
         this.metrics.checkpointSeq.set(seq);
@@ -172,6 +182,7 @@ export class WindowRunner {
       // Keep them for the next try; the store being down also stops ingest, which bounds this.
       this.results = results.concat(this.results);
       this.late = late.concat(this.late);
+      this.dead = dead.concat(this.dead);
       this.log.error({ err }, 'windows: checkpoint failed, will retry');
     }
   }

@@ -86,6 +86,58 @@ describe('gridwatch replay', () => {
     }
   });
 
+  it('sends events past processor.maxKeys to the dead letters, naming the limit, and counts the rest', async () => {
+    const limited = join(dir.path, 'limited.yaml');
+    const limitedData = join(dir.path, 'limited');
+    const limitedFile = join(dir.path, 'limited.ndjson');
+    // 60 grids: more (grid, metric) series than the limit, fewer (grid, camera event) ones.
+    const city = { ...SMALL_CITY, districts: 3, gridsPerCommunity: 5 };
+    writeFileSync(
+      limited,
+      stringify({ log: { level: 'warn' }, org: { demo: city }, processor: { maxKeys: 100 } }),
+    );
+    gridwatch(
+      'simulate',
+      '--config',
+      limited,
+      '--out',
+      limitedFile,
+      '--duration',
+      '5m',
+      '--from',
+      '2026-11-20T08:00:00Z',
+    );
+    const r = JSON.parse(gridwatch('replay', limitedFile, '--config', limited, '--data-dir', limitedData));
+    expect(r).toMatchObject({ rejected: 0 }); // ingest took every record: the windows refused some
+    const cfg = validateConfig({ dataDir: limitedData, log: { level: 'silent' }, org: { demo: city } });
+    const store = await Store.open(
+      cfg,
+      createLogger({ level: 'silent' }),
+      new Metrics({ defaultMetrics: false }),
+    );
+    try {
+      const dead = await store.query<{ field: string; code: string; reason: string; raw: string }>(
+        "SELECT field, code, reason, raw FROM dead_letters WHERE request_id = 'window:sensor_1m'",
+      );
+      expect(dead.length).toBeGreaterThan(0);
+      for (const d of dead) {
+        expect(d).toMatchObject({ field: 'grid', code: 'key_limit' });
+        expect(d.reason).toBe('window sensor_1m holds 100 (grid, kind) series (processor.maxKeys)');
+      }
+      // Every sensor event is either in a sensor_1m grid window or in the dead letters, once.
+      const [events] = await store.query<{ c: string }>('SELECT count() AS c FROM events_sensor FINAL');
+      const [windows] = await store.query<{ c: string; series: string }>(
+        "SELECT sum(count) AS c, uniqExact(key, kind) AS series FROM window_results FINAL WHERE window = 'sensor_1m' AND level = 'grid'",
+      );
+      expect(Number(windows!.series)).toBe(100);
+      expect(Number(windows!.c) + dead.length).toBe(Number(events!.c));
+      const refusedIds = new Set(dead.map((d) => (JSON.parse(d.raw) as { id: string }).id));
+      expect(refusedIds.size).toBe(dead.length);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('paces by event time at a chosen speed-up', () => {
     const paced = join(dir.path, 'paced.ndjson');
     gridwatch(

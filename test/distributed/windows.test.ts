@@ -136,8 +136,11 @@ function reference(config: GridwatchConfig, events: LoggedEvent[]): Map<Key, Win
           throw new Error('the reference stream has no late events');
         },
         stateLimit: () => {},
+        refused: () => {
+          throw new Error('the reference stream is under the key limit');
+        },
       },
-      config.processor.maxOpenWindows,
+      config.processor,
     ),
   );
   for (const e of events) for (const op of ops) op.process({ ...e, partition: 0 }, now);
