@@ -42,13 +42,13 @@ export function lateRow(window: string, e: LoggedEvent, partition: number, water
  * `dead_letters` row: the event as logged, so that it can be found and replayed.
  */
 export function refusedRow(window: string, e: LoggedEvent, field: string, reason: string, now: number): Row {
-  const { id, source, kind, ts, grid, value, device, seq } = e;
+  const { id, source, kind, ts, grid, value, device, seq, receivedAt, partition } = e;
   return deadLetterRow(
     source,
     `window:${window}`,
     'processor',
     { index: 0, field, code: 'key_limit', reason },
-    { id, source, kind, ts, grid, value, device, seq },
+    { id, source, kind, ts, grid, value, device, seq, received_at: receivedAt, partition },
     now,
   );
 }

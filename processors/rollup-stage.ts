@@ -19,6 +19,7 @@ import type { Row, Store } from '../platform/store/store.ts';
 import { checkpointRow, latestCheckpoint } from './checkpoints.ts';
 import { createOperator } from './operators.ts';
 import { encodeResult, type PartialMessage } from './partials.ts';
+import { MAX_SERIES_LIMIT } from './series-index.ts';
 import { untilStored } from './sink-retry.ts';
 import type { AlignedWindowOperator } from './window-operator.ts';
 import type { WindowResult } from './window-result.ts';
@@ -55,6 +56,8 @@ interface TaskState {
 
 export class RollupStage implements ConsumerStage {
   private readonly tasks = new Map<string, Task>();
+  /** Specs whose key limit was logged (once each). */
+  private readonly keyLimitLogged = new Set<string>();
   private results: WindowResult[] = [];
   private lastCheckpoint = Date.now();
   consumer: GroupConsumer | undefined;
@@ -96,6 +99,9 @@ export class RollupStage implements ConsumerStage {
     if (!spec || spec.type === 'session') return undefined;
     const levels = (spec.levels ?? ['grid']).filter((l) => l !== 'grid');
     if (levels.length === 0) return undefined;
+    const partitions = this.upstreamPartitions(spec.source);
+    // Each upstream partition holds up to maxKeys series of this spec; the roll-ups merge them all.
+    const maxKeys = Math.min(MAX_SERIES_LIMIT, this.config.processor.maxKeys * partitions);
     const op = createOperator(
       { ...spec, levels },
       this.org,
@@ -105,9 +111,9 @@ export class RollupStage implements ConsumerStage {
         stateLimit: () => this.metrics.stateLimitHits.inc({ window: spec.name }),
         refused: () => {}, // absorb() answers 'refused' instead: no events here
       },
-      this.config.processor,
+      { ...this.config.processor, maxKeys },
     ) as AlignedWindowOperator;
-    m = { spec, op, upstream: new Map(), partitions: this.upstreamPartitions(spec.source) };
+    m = { spec, op, upstream: new Map(), partitions };
     task.specs.set(name, m);
     return m;
   }
@@ -168,7 +174,14 @@ export class RollupStage implements ConsumerStage {
           // Over processor.maxKeys: the grid window is left out of the roll-ups, loudly.
           this.metrics.stateLimitHits.inc({ window: m.w });
           this.metrics.eventsRejected.inc({ source: 'partials', reason: 'key_limit' });
-          this.log.warn({ window: m.w, grid: m.g, kind: m.k }, 'rollups: key limit, grid window left out');
+          // Logged once per spec and stage: the counters say how often.
+          if (!this.keyLimitLogged.has(m.w)) {
+            this.keyLimitLogged.add(m.w);
+            this.log.warn(
+              { window: m.w, grid: m.g, kind: m.k },
+              'rollups: key limit (processor.maxKeys × partitions), grid windows left out',
+            );
+          }
         }
       } else {
         const prev = merge.upstream.get(m.p);

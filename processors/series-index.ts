@@ -52,22 +52,32 @@ export class SeriesIndex {
     return this.grid.length;
   }
 
+  /** No new series fits: of() answers −1 for any it has not numbered. */
+  get full(): boolean {
+    return this.grid.length >= this.maxSeries;
+  }
+
+  /** The series of (grid, kind), or −1 if it has none yet. `gridIndex`: a hint, checked. */
+  find(grid: string, gridIndex: number | undefined, kind: string): number {
+    const g =
+      gridIndex !== undefined && this.org.nodeIdAt(gridIndex) === grid ? gridIndex : this.gridNumber(grid);
+    const k = this.kinds.get(kind) ?? -1;
+    if (g < 0 || k < 0) return -1;
+    return g < this.nodes && k < this.kindCap
+      ? this.table[g * this.kindCap + k]! - 1
+      : (this.wide.get(g * WIDE + k) ?? -1);
+  }
+
   /**
    * The series of (grid, kind), numbered now if new; −1 if it is new and the index is full
    * (nothing is numbered then). `gridIndex`: a hint, checked.
    */
   of(grid: string, gridIndex: number | undefined, kind: string): number {
-    let g =
-      gridIndex !== undefined && this.org.nodeIdAt(gridIndex) === grid ? gridIndex : this.gridNumber(grid);
+    const s = this.find(grid, gridIndex, kind);
+    if (s >= 0) return s;
+    if (this.full) return -1;
+    let g = this.gridNumber(grid);
     let k = this.kinds.get(kind) ?? -1;
-    if (g >= 0 && k >= 0) {
-      const s =
-        g < this.nodes && k < this.kindCap
-          ? this.table[g * this.kindCap + k]! - 1
-          : (this.wide.get(g * WIDE + k) ?? -1);
-      if (s >= 0) return s;
-    }
-    if (this.grid.length >= this.maxSeries) return -1;
     if (g < 0) {
       g = this.nodes + this.strangers.size;
       this.strangers.set(grid, g);

@@ -9,6 +9,7 @@ import type { Level, SourceName, WindowSpecConfig } from '../config/schema.ts';
 import type { LoggedEvent } from '../ingest/envelope.ts';
 import { durationMs } from '../platform/duration.ts';
 import { Accumulator, type AccumulatorState } from './aggregates.ts';
+import { DeviceNumbers } from './device-numbers.ts';
 import { type ClockState, OperatorClock } from './operator-clock.ts';
 import {
   ALL_KINDS,
@@ -89,20 +90,29 @@ export class SessionWindowOperator implements WindowOperator {
     const t = this.p.time(e);
     const kind = this.p.byKind ? e.kind : ALL_KINDS;
     // Sessions are keyed by strings and leave with their last session (bounded by
-    // maxOpenWindows); only the device numbering needs maxKeys here.
-    const d = this.p.deviceOf(e);
-    if (this.p.refuses(e, 0, d, this.out)) return;
+    // maxOpenWindows); only the device numbering needs maxKeys here, for events not late.
+    const late = t + this.p.latenessMs < this.wm || t < this.shedFloor;
+    const d = late ? -1 : this.p.deviceOf(e);
+    if (d === DeviceNumbers.FULL) return this.p.refuse(e, 'device', this.out);
     for (const level of this.p.levels) {
       const key = level === 'grid' ? e.grid : this.org.ancestorAt(e.grid, level);
-      if (key !== undefined) this.add(level, key, kind, e, t, d);
+      if (key !== undefined) this.add(level, key, kind, e, t, d, late);
     }
     const wm = this.clock.onEvent(e.partition ?? 0, t, wall);
     if (wm > this.wm) this.advanceTo(wm);
     if (this.open > this.maxOpenWindows) this.shed();
   }
 
-  /** `d`: the event's device number (SpecParams.deviceOf). */
-  private add(level: Level, key: string, kind: string, e: LoggedEvent, t: number, d: number): void {
+  /** `d`: the event's device number (SpecParams.deviceOf); `late`: past allowed lateness. */
+  private add(
+    level: Level,
+    key: string,
+    kind: string,
+    e: LoggedEvent,
+    t: number,
+    d: number,
+    late: boolean,
+  ): void {
     const id = `${level}\u0001${key}\u0001${kind}`;
     let s = this.series.get(id);
     if (!s) {
@@ -112,7 +122,7 @@ export class SessionWindowOperator implements WindowOperator {
     // Past allowed lateness an event is late even if it touches a held session: joining would
     // stretch that session back over one already purged, and the store cannot hold two sessions
     // at one start (found by the oracle tests).
-    if (t + this.p.latenessMs < this.wm || t < this.shedFloor) {
+    if (late) {
       this.out.late(e, this.wm);
       return;
     }

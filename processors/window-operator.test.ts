@@ -175,6 +175,34 @@ describe('WindowOperator (tumbling)', () => {
     expect(results.find((r) => r.final && r.start === T0)).toMatchObject({ count: 102, distinct: 101 });
   });
 
+  it('numbers no key for a refused event, nor for a late one (which stays a late event)', () => {
+    const spec = { ...SPEC, aggregates: ['distinct' as const] };
+    const at = (ts: number, kind: string, device: string) => ({ ...ev(T0 + ts, 1, GRIDS[0]!, kind), device });
+    const { op, refused, late } = harness(spec, 1_000_000, 100);
+    // 99 series, 100 unregistered devices: one series left, no device.
+    for (let i = 0; i < 100; i++) op.process(at(i, `k${i % 99}`, `s${i}`), 0);
+    op.process(at(200, 'kX', 'sX'), 0); // new series and new device: refused for the device
+    op.process(at(201, 'kY', 's0'), 0); // so the last series is still free: taken
+    op.process(at(202, 'kZ', 's1'), 0); // now the series are full
+    expect(refused.map((r) => r.field)).toEqual(['device', 'grid']);
+    op.process(at(203, 'k0', 'sX'), 0); // known series, new device: refused
+    expect(refused.map((r) => r.field)).toEqual(['device', 'grid', 'device']);
+    // Past allowed lateness a new series or device is late, not refused, and numbers nothing.
+    op.process(at(400_000, 'k0', 's0'), 0);
+    op.process(at(300, 'kLate', 'sLate'), 0);
+    expect(late.map((e) => e.kind)).toEqual(['kLate']);
+    expect(refused).toHaveLength(3);
+
+    // Below the limits, a late event uses up neither.
+    const fresh = harness(spec, 1_000_000, 100);
+    for (let i = 0; i < 99; i++) fresh.op.process(at(i, `k${i}`, `s${i}`), 0);
+    fresh.op.process(at(400_000, 'k0', 's0'), 0); // the first minutes close
+    fresh.op.process(at(5, 'kLate', 'sLate'), 0); // late: no series, no device numbered
+    fresh.op.process(at(400_001, 'kNew', 'sNew'), 0); // the 100th series and device
+    expect(fresh.late).toHaveLength(1);
+    expect(fresh.refused).toEqual([]);
+  });
+
   it('gives the same stored results whatever the arrival order within the bound, and across snapshot/restore', () => {
     const eventsArb = fc.array(
       fc.record({

@@ -113,25 +113,10 @@ export class SpecParams {
     return e.source === this.source && (this.kinds === undefined || this.kinds.has(e.kind));
   }
 
-  /** Refuses `e` (to out.refused) if its series `s` or device `d` did not fit under maxKeys. */
-  refuses(e: LoggedEvent, s: number, d: number, out: OperatorOutput): boolean {
-    if (s < 0) {
-      out.refused(
-        e,
-        'grid',
-        `window ${this.name} holds ${this.maxKeys} (grid, kind) series (processor.maxKeys)`,
-      );
-      return true;
-    }
-    if (d === DeviceNumbers.FULL) {
-      out.refused(
-        e,
-        'device',
-        `window ${this.name} holds ${this.maxKeys} unregistered device ids (processor.maxKeys)`,
-      );
-      return true;
-    }
-    return false;
+  /** Sends `e` to out.refused: a new series (`grid`) or device (`device`) past maxKeys. */
+  refuse(e: LoggedEvent, field: 'grid' | 'device', out: OperatorOutput): void {
+    const what = field === 'grid' ? '(grid, kind) series' : 'unregistered device ids';
+    out.refused(e, field, `window ${this.name} holds ${this.maxKeys} ${what} (processor.maxKeys)`);
   }
 }
 
@@ -308,17 +293,25 @@ export class AlignedWindowOperator implements WindowOperator {
     if (!this.p.accepts(e)) return;
     const t = this.p.time(e);
     const kind = this.p.byKind ? e.kind : ALL_KINDS;
-    const s = this.series.of(e.grid, e.gridIndex, kind);
-    const d = this.p.deviceOf(e);
-    if (this.p.refuses(e, s, d, this.out)) return;
     const n = this.assigner.assign(t, this.starts);
     let late = false;
+    let s = -1;
+    let d = -1;
     for (let i = 0; i < n; i++) {
       const start = this.starts[i]!;
       const end = start + this.assigner.size;
       if (end + this.p.latenessMs <= this.wm || end <= this.shedFloor) {
         late = true; // (hopping: its later windows may still count it)
         continue;
+      }
+      if (s < 0) {
+        // Keys are numbered only for an event some window takes, and only if both fit: a
+        // refused event changes nothing (processor.maxKeys).
+        s = this.series.find(e.grid, e.gridIndex, kind);
+        if (s < 0 && this.series.full) return this.p.refuse(e, 'grid', this.out);
+        d = this.p.deviceOf(e);
+        if (d === DeviceNumbers.FULL) return this.p.refuse(e, 'device', this.out);
+        if (s < 0) s = this.series.of(e.grid, e.gridIndex, kind);
       }
       const b = this.bucket(start);
       const acc = this.accOf(b, s);
