@@ -93,7 +93,10 @@ export class SessionWindowOperator implements WindowOperator {
     // maxOpenWindows); only the device numbering needs maxKeys here, for events not late.
     const late = t + this.p.latenessMs < this.wm || t < this.shedFloor;
     const d = late ? -1 : this.p.deviceOf(e);
-    if (d === DeviceNumbers.FULL) return this.p.refuse(e, 'device', this.out);
+    if (d === DeviceNumbers.FULL) {
+      this.p.refuse(e, 'device', this.out);
+      return;
+    }
     for (const level of this.p.levels) {
       const key = level === 'grid' ? e.grid : this.org.ancestorAt(e.grid, level);
       if (key !== undefined) this.add(level, key, kind, e, t, d, late);

@@ -308,9 +308,15 @@ export class AlignedWindowOperator implements WindowOperator {
         // Keys are numbered only for an event some window takes, and only if both fit: a
         // refused event changes nothing (processor.maxKeys).
         s = this.series.find(e.grid, e.gridIndex, kind);
-        if (s < 0 && this.series.full) return this.p.refuse(e, 'grid', this.out);
+        if (s < 0 && this.series.full) {
+          this.p.refuse(e, 'grid', this.out);
+          return;
+        }
         d = this.p.deviceOf(e);
-        if (d === DeviceNumbers.FULL) return this.p.refuse(e, 'device', this.out);
+        if (d === DeviceNumbers.FULL) {
+          this.p.refuse(e, 'device', this.out);
+          return;
+        }
         if (s < 0) s = this.series.of(e.grid, e.gridIndex, kind);
       }
       const b = this.bucket(start);
