@@ -1,7 +1,9 @@
 // The one Kafka producer of a process: idempotent with acks=all, so a retried send never
 // duplicates or reorders within a partition, and `send` resolves only once every message of it
 // is acknowledged by all in-sync replicas ("accepted means durable", DESIGN.md §5).
+
 import Kafka from 'node-rdkafka';
+import pRetry from 'p-retry';
 import type { GridwatchConfig } from '../../config/schema.ts';
 import { GwErrors } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -112,8 +114,26 @@ export class KafkaProducer {
     }
   }
 
-  /** Partition count of a topic, from the broker's metadata. */
-  partitions(topic: string): Promise<number> {
+  /**
+   * Partition count of a topic, from the broker's metadata. A topic created a moment ago — by
+   * this process's ensureTopics or by another role starting beside it — can be missing from
+   * what a broker answers for a while (a role started beside others once exited on it), so it
+   * is asked again for up to `waitMs` before giving up.
+   */
+  partitions(topic: string, waitMs = 30_000): Promise<number> {
+    return pRetry(() => this.partitionsNow(topic), {
+      retries: Number.POSITIVE_INFINITY,
+      minTimeout: 100,
+      maxTimeout: 2_000,
+      maxRetryTime: waitMs,
+      onFailedAttempt: ({ error, attemptNumber }) => {
+        if (attemptNumber === 1)
+          this.log.info({ topic, err: error }, 'kafka: topic not in metadata yet, waiting');
+      },
+    });
+  }
+
+  private partitionsNow(topic: string): Promise<number> {
     return new Promise((resolve, reject) => {
       this.producer.getMetadata({ topic, timeout: 10_000 }, (err, md) => {
         if (err) return reject(new GwErrors.BUS_UNAVAILABLE(err.message));

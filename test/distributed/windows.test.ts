@@ -644,3 +644,26 @@ describe('process role in a consumer group (Kafka, 6 partitions)', () => {
     await s.close();
   }, 300_000);
 });
+
+describe('topics at start-up', () => {
+  it('a role asking for a topic another process is still creating waits for it; one never created fails naming it', async () => {
+    const config = clusterConfig(cluster, 'startup', dir.path);
+    const producer = new KafkaProducer(
+      config,
+      'test',
+      new Metrics({ defaultMetrics: false }),
+      createLogger({ level: 'silent' }),
+    );
+    await producer.connect();
+    try {
+      // Asked before the topic exists (the broker creates none by itself here), created 1.5 s later.
+      const waiting = producer.partitions(topicsOf(config).events('sensor'));
+      await new Promise((r) => setTimeout(r, 1_500));
+      await ensureTopics(config);
+      expect(await waiting).toBe(6);
+      await expect(producer.partitions('startup.never', 1_000)).rejects.toThrow(/no topic startup\.never/);
+    } finally {
+      await producer.close();
+    }
+  }, 120_000);
+});
