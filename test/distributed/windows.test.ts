@@ -645,6 +645,90 @@ describe('process role in a consumer group (Kafka, 6 partitions)', () => {
   }, 300_000);
 });
 
+describe('process role: key limit', () => {
+  it('a member over processor.maxKeys dead-letters the events of new series, with field and reason, and windows the rest', async () => {
+    const config = clusterConfig(cluster, 'keys', dir.path, {
+      processor: { checkpointInterval: '1s', maxKeys: 100 },
+    });
+    const file = writeConfig(config, dir.path, 'keys.yaml');
+    await ensureTopics(config);
+    const metrics = new Metrics({ defaultMetrics: false });
+    const log = createLogger({ level: 'warn' });
+    const producer = new KafkaProducer(config, 'test', metrics, log);
+    await producer.connect();
+    const store = await Store.open(config, log, metrics);
+    const member = startRole('process', file);
+    roles.push(member);
+    try {
+      const org = loadOrgTree(config);
+      const grid = [...org.subtree(org.root.id, 'grid')][0]!;
+      const now = Date.now();
+      // A foreign producer's rows: one grid (so one partition, in order), 150 made-up kinds.
+      const rows = Array.from({ length: 150 }, (_, i) => ({
+        id: `made-up-${i}`,
+        ts: now - 120_000 + i,
+        grid,
+        kind: `made_up_${i}`,
+        value: 1,
+        device: '',
+        received_at: now,
+      }));
+      await producer.send(
+        topicsOf(config).events('sensor'),
+        rows.map((r) => ({ key: grid, value: Buffer.from(JSON.stringify(r)) })),
+      );
+      let dead: { id: string; field: string; reason: string; request_id: string }[] = [];
+      await waitFor(
+        'the refused events in dead_letters',
+        async () => {
+          dead = await store.query(
+            `SELECT JSONExtractString(raw, 'id') AS id, field, reason, request_id
+               FROM dead_letters WHERE code = 'key_limit' ORDER BY id`,
+          );
+          return dead.length >= 50;
+        },
+        120_000,
+      ).catch((e) => {
+        throw new Error(`${e}\n${member.output()}`);
+      });
+      // The first 100 series fit; the last 50 rows are refused, each once, saying why.
+      expect(dead.map((d) => d.id)).toEqual(
+        Array.from({ length: 50 }, (_, i) => `made-up-${100 + i}`).sort(),
+      );
+      for (const d of dead)
+        expect(d).toMatchObject({
+          field: 'grid',
+          request_id: 'window:sensor_1m',
+          reason: 'window sensor_1m holds 100 (grid, kind) series (processor.maxKeys)',
+        });
+      // The rest are windowed (provisional rows until the watermark passes: enough here).
+      let kinds: string[] = [];
+      await waitFor(
+        'the admitted series in window_results',
+        async () => {
+          kinds = (
+            await store.query<{ kind: string }>(
+              `SELECT DISTINCT kind FROM window_results
+                WHERE window = 'sensor_1m' AND level = 'grid' AND kind LIKE 'made_up_%'`,
+            )
+          ).map((r) => r.kind);
+          return kinds.length >= 100;
+        },
+        120_000,
+      );
+      expect(kinds.sort()).toEqual(Array.from({ length: 100 }, (_, i) => `made_up_${i}`).sort());
+      const text = await memberMetrics(member);
+      expect(metricValue(text, 'gridwatch_events_rejected_total{source="sensor",reason="key_limit"}')).toBe(
+        50,
+      );
+    } finally {
+      await stopRole(member);
+      await producer.close();
+      await store.close();
+    }
+  }, 300_000);
+});
+
 describe('topics at start-up', () => {
   it('a role asking for a topic another process is still creating waits for it; one never created fails naming it', async () => {
     const config = clusterConfig(cluster, 'startup', dir.path);
