@@ -12,6 +12,7 @@ import type { LoggedEvent } from '../ingest/envelope.ts';
 import { generateRecords } from '../ingest/simulator/generate.ts';
 import { catalogFrom } from '../ingest/simulator/simulator.ts';
 import { ADAPTERS, validationContext } from '../ingest/sources.ts';
+import { operatorStates } from '../processors/checkpoint-chain.ts';
 import { createOperator } from '../processors/operators.ts';
 import type { OperatorOutput } from '../processors/window-operator.ts';
 import type { BenchRow } from './report.ts';
@@ -133,6 +134,52 @@ export async function windowBench(
   }
   if (best.rejected > 0) throw new Error(`${best.rejected} generated records were rejected`);
 
+  // Checkpoints, as the runner takes them: every 5 s of the city's events, the changes since the
+  // last one, and the whole state when those outweigh it (processors/checkpoint-chain.ts). The
+  // baseline, in the same pass: the whole state at every checkpoint, as before delta checkpoints.
+  const cp = { whole: { n: 0, ms: 0, bytes: 0 }, delta: { n: 0, ms: 0, bytes: 0 }, everyWholeMs: 0 };
+  {
+    const ops = config.windows.map((w) => createOperator(w, org, out, config.processor));
+    const ctx = validationContext(org, config, Date.now());
+    let seq = 0;
+    let lastCheckpoint = Number.NEGATIVE_INFINITY;
+    let wholeBytes = 0;
+    let deltaBytes = 0;
+    for (const l of lines) {
+      const { source, record } = JSON.parse(l) as { source: SourceName; record: unknown };
+      const r = ADAPTERS[source].normalise(record, ctx);
+      if (!r.ok) continue;
+      const e = r.event as LoggedEvent;
+      e.seq = ++seq;
+      e.receivedAt = ctx.now;
+      for (const op of ops) op.process(e, ctx.now);
+      if (e.ts < lastCheckpoint + 5000) continue;
+      lastCheckpoint = e.ts;
+      const whole = wholeBytes === 0 || deltaBytes >= wholeBytes;
+      let t0 = performance.now();
+      const text = JSON.stringify(operatorStates(ops, whole));
+      const ms = performance.now() - t0;
+      const into = whole ? cp.whole : cp.delta;
+      into.n++;
+      into.ms += ms;
+      into.bytes += text.length;
+      if (whole) {
+        wholeBytes = text.length;
+        deltaBytes = 0;
+        cp.everyWholeMs += ms;
+      } else {
+        deltaBytes += text.length;
+        // The baseline: this checkpoint whole (its changes are already taken above).
+        t0 = performance.now();
+        JSON.stringify(operatorStates(ops, true));
+        cp.everyWholeMs += performance.now() - t0;
+      }
+    }
+  }
+  const checkpoints = cp.whole.n + cp.delta.n;
+  const chainMsPerCheckpoint = (cp.whole.ms + cp.delta.ms) / checkpoints;
+  const wholeMsPerCheckpoint = cp.everyWholeMs / checkpoints;
+
   const parsePerSec = lines.length / parseSecs;
   const validatePerSec = lines.length / validateSecs;
   const enginePerSec = lines.length / best.secs;
@@ -166,6 +213,24 @@ export async function windowBench(
         note: `per pass; ${late / 2} late events; ${openPeak} windows open at end`,
       },
       {
+        name: 'checkpoint, whole state every time',
+        value: wholeMsPerCheckpoint,
+        unit: 'ms',
+        note: `baseline; ${(cp.whole.bytes / cp.whole.n / 1e6).toFixed(1)} MB of JSON each`,
+      },
+      {
+        name: 'checkpoint, delta chain',
+        value: chainMsPerCheckpoint,
+        unit: 'ms',
+        note: `mean of ${checkpoints} (every 5 s of events): ${cp.whole.n} whole, ${cp.delta.n} deltas of ${(cp.delta.bytes / cp.delta.n / 1e6).toFixed(2)} MB, ${(cp.delta.ms / cp.delta.n).toFixed(1)} ms`,
+      },
+      {
+        name: 'checkpoint chain / whole ratio',
+        value: chainMsPerCheckpoint / wholeMsPerCheckpoint,
+        unit: '×',
+        note: 'time per checkpoint, same run',
+      },
+      {
         name: 'bytes per open window',
         value: bytesPerWindow,
         unit: 'bytes',
@@ -178,6 +243,11 @@ export async function windowBench(
       window_vs_parse_ratio: Number((enginePerSec / parsePerSec).toFixed(4)),
       window_validate_vs_parse_ratio: Number((validatePerSec / parsePerSec).toFixed(4)),
       bytes_per_open_window: Math.round(bytesPerWindow),
+      checkpoint_whole_ms: Number(wholeMsPerCheckpoint.toFixed(1)),
+      checkpoint_chain_ms: Number(chainMsPerCheckpoint.toFixed(1)),
+      checkpoint_chain_vs_whole_ratio: Number((chainMsPerCheckpoint / wholeMsPerCheckpoint).toFixed(4)),
+      checkpoint_delta_bytes: Math.round(cp.delta.bytes / cp.delta.n),
+      checkpoint_whole_bytes: Math.round(cp.whole.bytes / cp.whole.n),
     },
   };
 }

@@ -99,6 +99,18 @@ export class Metrics {
     help: 'Event-log sequence of the last stored checkpoint',
     registers: [this.registry],
   });
+  readonly checkpointsStored = new Counter({
+    name: 'gridwatch_checkpoints_total',
+    help: 'Window-state checkpoints stored, whole (a new chain) or delta (what changed since the one before)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly checkpointBytes = new Counter({
+    name: 'gridwatch_checkpoint_bytes_total',
+    help: 'Bytes of window state (JSON) stored in checkpoints, whole or delta',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
 
   // alerting: rules, lifecycle, notifications
   readonly ruleEvaluations = new Counter({

@@ -74,7 +74,10 @@ export class Accumulator {
   private devices: Set<number> | undefined;
   private readonly numbering: DeviceNumbers | undefined;
   kinds: Map<string, number> | undefined;
+  /** Changed since the last emitted update (emit-on-update). */
   dirty = false;
+  /** Changed since the last checkpoint: listed in its bucket's `unsaved` (delta checkpoints). */
+  unsaved = false;
 
   constructor(opts: AggregateOptions) {
     this.quantiles = opts.quantiles;
@@ -101,6 +104,7 @@ export class Accumulator {
     this.devices = undefined;
     this.kinds?.clear();
     this.dirty = false;
+    this.unsaved = false;
   }
 
   /** `device`: its number in AggregateOptions.devices, or -1 for an event without one. */

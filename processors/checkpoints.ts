@@ -1,24 +1,7 @@
-// Checkpoints of the window processors (embedded runner, and each partition of the distributed
-// stages): the newest row per processor name is its state.
+// What the window processors store beside their state (checkpoint-chain.ts): the side outputs.
 import { deadLetterRow } from '../ingest/dead-letters.ts';
 import type { LoggedEvent } from '../ingest/envelope.ts';
-import type { Row, Store } from '../platform/store/store.ts';
-
-/** The newest checkpoint's state text (and its seq), or undefined if there is none. */
-export async function latestCheckpoint(
-  store: Store,
-  processor: string,
-): Promise<{ seq: number; state: string } | undefined> {
-  const rows = await store.query<{ seq: string; state: string }>(
-    'SELECT seq, state FROM checkpoints WHERE processor = {p:String} ORDER BY seq DESC, created_at DESC LIMIT 1',
-    { p: processor },
-  );
-  return rows[0] ? { seq: Number(rows[0].seq), state: rows[0].state } : undefined;
-}
-
-export function checkpointRow(processor: string, seq: number, state: unknown): Row {
-  return { processor, seq, created_at: Date.now(), state: JSON.stringify(state) };
-}
+import type { Row } from '../platform/store/store.ts';
 
 /** An event past allowed lateness, as a `late_events` row (the side output). */
 export function lateRow(window: string, e: LoggedEvent, partition: number, watermark: number): Row {

@@ -23,7 +23,15 @@ import type { Topics } from '../platform/kafka/topics.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Row, Store } from '../platform/store/store.ts';
-import { checkpointRow, lateRow, latestCheckpoint, refusedRow } from './checkpoints.ts';
+import {
+  CheckpointChain,
+  loadCheckpoint,
+  operatorStates,
+  type PendingCheckpoint,
+  restoreOperators,
+  storeCheckpoints,
+} from './checkpoint-chain.ts';
+import { lateRow, refusedRow } from './checkpoints.ts';
 import { createOperator } from './operators.ts';
 import { encodeResult, MAX_PARTITIONS, type PartialMessage, partitionSeq } from './partials.ts';
 import { insertRawRows } from './raw-rows.ts';
@@ -47,6 +55,7 @@ interface Task {
   offset: number;
   /** Offset covered by the stored checkpoint. */
   checkpointed: number;
+  chain: CheckpointChain;
   loaded: boolean;
   /** A seek back to the checkpoint is under way. */
   seeking: boolean;
@@ -170,6 +179,7 @@ export class PartitionStage implements ConsumerStage {
       operators,
       offset: -1,
       checkpointed: -1,
+      chain: new CheckpointChain(stageOneCheckpointName(topic, partition), this.clock),
       loaded: false,
       seeking: false,
       lastEventWall: this.clock(),
@@ -181,15 +191,14 @@ export class PartitionStage implements ConsumerStage {
   }
 
   private async load(task: Task): Promise<void> {
-    const saved = await latestCheckpoint(this.store, stageOneCheckpointName(task.topic, task.partition));
+    const saved = await loadCheckpoint(this.store, task.chain.processor);
     if (saved) {
-      const st = JSON.parse(saved.state) as TaskState;
-      const now = this.clock();
-      for (const o of task.operators) {
-        const snap = st.operators[o.spec.name];
-        if (snap) o.op.restore(snap, now);
-      }
-      task.offset = task.checkpointed = st.offset;
+      restoreOperators(
+        task.operators.map((o) => o.op),
+        saved,
+        this.clock(),
+      );
+      task.offset = task.checkpointed = saved.seq;
       this.metrics.partitionRestores.inc({ group: 'process' });
       await this.restoreDedup(task);
     }
@@ -197,7 +206,12 @@ export class PartitionStage implements ConsumerStage {
     else if (this.consumer) task.offset = task.checkpointed = (await this.consumer.lowOffset(task)) - 1;
     task.loaded = true;
     this.log.info(
-      { topic: task.topic, partition: task.partition, fromOffset: task.offset },
+      {
+        topic: task.topic,
+        partition: task.partition,
+        fromOffset: task.offset,
+        deltas: saved?.deltas.length ?? 0,
+      },
       'windows: partition state restored',
     );
   }
@@ -308,14 +322,19 @@ export class PartitionStage implements ConsumerStage {
     this.out = pendingOutput();
     const tasks = [...this.tasks.values()].filter((t) => t.loaded);
     const markers: OutMessage[] = [];
-    const states: Row[] = [];
+    const states: { task: Task; cp: PendingCheckpoint }[] = [];
     for (const t of tasks) {
       // Idle means no data to read, not data not yet read: a partition with a backlog (its owner
       // busy or restoring) must hold the roll-ups back, or its grids would arrive late there.
       const caughtUp = this.caughtUp(t);
-      const st: TaskState = { offset: t.offset, operators: {} };
+      // State when the partition moved on, or a window changed by the clock alone.
+      if (t.offset > t.checkpointed || t.operators.some((o) => o.op.changed)) {
+        const whole = t.chain.wantsWhole;
+        const ops = t.operators.map((o) => o.op);
+        const st: TaskState = { offset: t.offset, operators: operatorStates(ops, whole) };
+        states.push({ task: t, cp: t.chain.take(t.offset, st, whole) });
+      }
       for (const o of t.operators) {
-        st.operators[o.spec.name] = o.op.snapshot();
         if (o.rollups) {
           const m: PartialMessage = {
             t: 'm',
@@ -327,8 +346,6 @@ export class PartitionStage implements ConsumerStage {
           markers.push({ key: o.spec.name, value: Buffer.from(JSON.stringify(m)) });
         }
       }
-      if (t.offset > t.checkpointed)
-        states.push(checkpointRow(stageOneCheckpointName(t.topic, t.partition), t.offset, st));
     }
     const stored = await untilStored(
       async () => {
@@ -345,7 +362,10 @@ export class PartitionStage implements ConsumerStage {
         await this.producer.send(this.topics.partials, partials.concat(markers));
         await this.producer.send(this.topics.windows, finals.map(encodeResult));
         await this.producer.send(this.topics.windowUpdates, updates.map(encodeResult));
-        await this.store.insert('checkpoints', states);
+        await storeCheckpoints(
+          this.store,
+          states.map((s) => s.cp),
+        );
       },
       {
         consumer: this.consumer,
@@ -355,6 +375,7 @@ export class PartitionStage implements ConsumerStage {
       },
     );
     if (!stored) return;
+    for (const { task, cp } of states) task.chain.stored(cp, this.metrics);
     this.consumer?.commitStored(tasks, (t) => this.tasks.get(`${t.topic}/${t.partition}`) === t);
   }
 

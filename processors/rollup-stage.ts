@@ -15,8 +15,8 @@ import type { KafkaProducer } from '../platform/kafka/producer.ts';
 import type { Topics } from '../platform/kafka/topics.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
-import type { Row, Store } from '../platform/store/store.ts';
-import { checkpointRow, latestCheckpoint } from './checkpoints.ts';
+import type { Store } from '../platform/store/store.ts';
+import { CheckpointChain, loadCheckpoint, storeCheckpoints } from './checkpoint-chain.ts';
 import { createOperator } from './operators.ts';
 import { encodeResult, type PartialMessage } from './partials.ts';
 import { MAX_SERIES_LIMIT } from './series-index.ts';
@@ -44,6 +44,7 @@ interface Task {
   specs: Map<string, SpecMerge>;
   offset: number;
   checkpointed: number;
+  chain: CheckpointChain;
   loaded: boolean;
   /** A seek back to the checkpoint is under way. */
   seeking: boolean;
@@ -51,7 +52,8 @@ interface Task {
 
 interface TaskState {
   offset: number;
-  specs: Record<string, { op: unknown; upstream: [number, number, boolean][] }>;
+  /** `op`: the operator's whole state, or (delta checkpoints) its changes, absent if none. */
+  specs: Record<string, { op?: unknown; upstream: [number, number, boolean][] }>;
 }
 
 export class RollupStage implements ConsumerStage {
@@ -82,6 +84,7 @@ export class RollupStage implements ConsumerStage {
         specs: new Map(),
         offset: -1,
         checkpointed: -1,
+        chain: new CheckpointChain(rollupCheckpointName(tp.topic, tp.partition), this.clock),
         loaded: false,
         seeking: false,
       });
@@ -119,17 +122,20 @@ export class RollupStage implements ConsumerStage {
   }
 
   private async load(task: Task): Promise<void> {
-    const saved = await latestCheckpoint(this.store, rollupCheckpointName(task.topic, task.partition));
+    const saved = await loadCheckpoint(this.store, task.chain.processor);
     if (saved) {
-      const st = JSON.parse(saved.state) as TaskState;
-      for (const [name, s] of Object.entries(st.specs)) {
-        const m = this.merger(task, name);
-        if (!m) continue;
-        m.op.restore(s.op, this.clock());
-        for (const [p, wm, idle] of s.upstream) m.upstream.set(p, { wm, idle });
-        m.op.advanceWatermark(watermarkOf(m));
+      const [whole, ...deltas] = [saved.whole, ...saved.deltas].map((t) => JSON.parse(t) as TaskState);
+      for (const [i, st] of [whole!, ...deltas].entries()) {
+        for (const [name, s] of Object.entries(st.specs)) {
+          const m = this.merger(task, name);
+          if (!m) continue;
+          if (i === 0) m.op.restore(s.op, this.clock());
+          else if (s.op !== undefined) m.op.applyChanges(s.op, this.clock());
+          for (const [p, wm, idle] of s.upstream) m.upstream.set(p, { wm, idle });
+        }
       }
-      task.offset = task.checkpointed = st.offset;
+      for (const m of task.specs.values()) m.op.advanceWatermark(watermarkOf(m));
+      task.offset = task.checkpointed = saved.seq;
     }
     // No checkpoint: the partition is read from its start, and anything else is a gap.
     else if (this.consumer) task.offset = task.checkpointed = (await this.consumer.lowOffset(task)) - 1;
@@ -200,20 +206,24 @@ export class RollupStage implements ConsumerStage {
     const results = this.results;
     this.results = [];
     const tasks = [...this.tasks.values()].filter((t) => t.loaded && t.offset > t.checkpointed);
-    const states: Row[] = tasks.map((t) => {
+    const states = tasks.map((t) => {
+      const whole = t.chain.wantsWhole;
       const st: TaskState = { offset: t.offset, specs: {} };
       for (const [name, m] of t.specs)
         st.specs[name] = {
-          op: m.op.snapshot(),
+          ...(whole ? { op: m.op.snapshot() } : m.op.changed ? { op: m.op.changes() } : {}),
           upstream: [...m.upstream].map(([p, u]) => [p, Number.isFinite(u.wm) ? u.wm : -1e15, u.idle]),
         };
-      return checkpointRow(rollupCheckpointName(t.topic, t.partition), t.offset, st);
+      return { task: t, cp: t.chain.take(t.offset, st, whole) };
     });
     const stored = await untilStored(
       async () => {
         await this.store.insert('window_results', results.map(windowRow));
         await this.producer.send(this.topics.windows, results.filter((r) => r.final).map(encodeResult));
-        await this.store.insert('checkpoints', states);
+        await storeCheckpoints(
+          this.store,
+          states.map((s) => s.cp),
+        );
       },
       {
         consumer: this.consumer,
@@ -224,6 +234,7 @@ export class RollupStage implements ConsumerStage {
       },
     );
     if (!stored) return;
+    for (const { task, cp } of states) task.chain.stored(cp, this.metrics);
     this.consumer?.commitStored(tasks, (t) => this.tasks.get(`${t.topic}/${t.partition}`) === t);
   }
 

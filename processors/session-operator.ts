@@ -62,6 +62,8 @@ export class SessionWindowOperator implements WindowOperator {
   private nextPurge = Number.POSITIVE_INFINITY;
   /** Sessions ending at or before this were shed by the state limit: older events are late. */
   private shedFloor = Number.NEGATIVE_INFINITY;
+  /** Changed since the last checkpoint. Sessions are few: a delta checkpoint holds them all. */
+  private touched = false;
 
   constructor(
     spec: WindowSpecConfig,
@@ -116,6 +118,7 @@ export class SessionWindowOperator implements WindowOperator {
     d: number,
     late: boolean,
   ): void {
+    this.touched = true;
     const id = `${level}\u0001${key}\u0001${kind}`;
     let s = this.series.get(id);
     if (!s) {
@@ -210,6 +213,7 @@ export class SessionWindowOperator implements WindowOperator {
 
   private emit(s: SeriesSessions, ses: Session, final: boolean): void {
     ses.stored = true;
+    this.touched = true;
     const r = toResult(this.p, s.level, s.key, s.kind, ses.start, ses.end, ses.acc, final, undefined);
     r.deltaCount = null; // sessions have no "previous window"
     this.out.result(r);
@@ -233,6 +237,7 @@ export class SessionWindowOperator implements WindowOperator {
   private advanceTo(wm: number): void {
     this.wm = wm;
     if (wm < this.nextEnd && wm < this.nextPurge) return;
+    this.touched = true;
     let nextEnd = Number.POSITIVE_INFINITY;
     let nextPurge = Number.POSITIVE_INFINITY;
     for (const [id, s] of this.series) {
@@ -260,6 +265,7 @@ export class SessionWindowOperator implements WindowOperator {
 
   /** Over the state limit: fire and drop the sessions that end first. */
   private shed(): void {
+    this.touched = true;
     this.out.stateLimit();
     const all: [string, SeriesSessions, Session][] = [];
     for (const [id, s] of this.series) for (const ses of s.sessions) all.push([id, s, ses]);
@@ -274,7 +280,20 @@ export class SessionWindowOperator implements WindowOperator {
     }
   }
 
+  get changed(): boolean {
+    return this.touched;
+  }
+
+  changes(): SessionSnapshot {
+    return this.snapshot();
+  }
+
+  applyChanges(changes: unknown, wall: number): void {
+    this.restore(changes, wall);
+  }
+
   snapshot(): SessionSnapshot {
+    this.touched = false;
     return {
       ...this.clock.snapshot(),
       shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null,
@@ -289,6 +308,7 @@ export class SessionWindowOperator implements WindowOperator {
 
   restore(state: unknown, wall: number): void {
     const st = state as SessionSnapshot;
+    this.touched = false;
     this.clock.restore(st, wall);
     this.wm = this.clock.watermark;
     this.shedFloor = st.shedFloor ?? Number.NEGATIVE_INFINITY;

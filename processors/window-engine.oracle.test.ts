@@ -326,15 +326,25 @@ interface EngineRun {
   open: number[];
   /** results.length after each delivery. */
   emitted: number[];
+  /** Delta checkpoints applied in restores. */
+  deltasApplied: number;
 }
 
 function runEngine(
   shape: Shape,
   deliveries: readonly Delivery[],
-  o: { cuts?: ReadonlySet<number>; walls?: readonly number[] } = {},
+  o: {
+    cuts?: ReadonlySet<number>;
+    walls?: readonly number[];
+    /**
+     * Delta checkpoints: at `deltas` the operator's changes() are kept, at `wholes` a new chain
+     * starts from snapshot(); a cut then restores the chain's snapshot and applies its deltas.
+     */
+    chain?: { deltas: ReadonlySet<number>; wholes: ReadonlySet<number> };
+  } = {},
 ): EngineRun {
   const spec = makeSpec(shape);
-  const run: EngineRun = { results: [], late: [], wms: [], open: [], emitted: [] };
+  const run: EngineRun = { results: [], late: [], wms: [], open: [], emitted: [], deltasApplied: 0 };
   const out = {
     result: (r: WindowResult) => run.results.push(r),
     late: (e: LoggedEvent, wm: number) => run.late.push({ id: e.id, wm }),
@@ -349,9 +359,23 @@ function runEngine(
   let op: WindowOperator = createOperator(spec, org, out, limits);
   const dedup = new DedupIndex(7_200_000, 1_000_000);
   let seq = 0;
+  const viaJSON = (x: unknown): unknown => JSON.parse(JSON.stringify(x));
+  let whole: unknown;
+  let deltas: unknown[] = [];
   deliveries.forEach((d, i) => {
     const wall = o.walls?.[i] ?? WALL0 + i;
-    if (o.cuts?.has(i)) {
+    if (o.chain) {
+      if (o.chain.wholes.has(i)) {
+        whole = viaJSON(op.snapshot());
+        deltas = [];
+      } else if (o.chain.deltas.has(i) || o.cuts?.has(i)) deltas.push(viaJSON(op.changes()));
+      if (o.cuts?.has(i)) {
+        op = createOperator(spec, org, out, limits);
+        if (whole !== undefined) op.restore(whole, wall);
+        for (const c of deltas) op.applyChanges(c, wall);
+        run.deltasApplied += deltas.length;
+      }
+    } else if (o.cuts?.has(i)) {
       // A restart: checkpoint → JSON → a fresh operator (the event log and its dedup index live on).
       const state: unknown = JSON.parse(JSON.stringify(op.snapshot()));
       op = createOperator(spec, org, out, limits);
@@ -1303,9 +1327,16 @@ function restoreDiff(a: Map<string, WindowResult>, b: Map<string, WindowResult>)
 }
 
 describe('snapshot / restore', () => {
-  for (const type of ['tumbling', 'hopping', 'session'] as const) {
-    it(`${type}: cutting the stream anywhere (snapshot → JSON → restore) changes no stored result`, () => {
+  const how = {
+    whole: 'snapshot → JSON → restore',
+    chain: 'the last snapshot, then the delta checkpoints after it, each through JSON',
+  };
+  for (const [mode, type] of (['whole', 'chain'] as const).flatMap((m) =>
+    (['tumbling', 'hopping', 'session'] as const).map((t) => [m, t] as const),
+  )) {
+    it(`${type}: cutting the stream anywhere (${how[mode]}) changes no stored result`, () => {
       let restored = 0;
+      let applied = 0;
       let sketched = 0;
       fc.assert(
         fc.property(
@@ -1332,20 +1363,31 @@ describe('snapshot / restore', () => {
           ),
           fc.array(fc.nat(), { minLength: 1, maxLength: 3 }),
           fc.integer({ min: 0, max: 10_000 }),
-          (scn, cutsRaw, wallShift) => {
+          fc.array(fc.nat(), { maxLength: 30 }),
+          fc.array(fc.nat(), { maxLength: 2 }),
+          (scn, cutsRaw, wallShift, deltasRaw, wholesRaw) => {
             const shape = scn.shape;
             const n = scn.deliveries.length;
             const cuts = new Set(cutsRaw.map((c) => c % n));
+            const chain =
+              mode === 'chain'
+                ? {
+                    deltas: new Set(deltasRaw.map((c) => c % n)),
+                    wholes: new Set(wholesRaw.map((c) => c % n)),
+                  }
+                : undefined;
             // The restarted process sees a later wall clock (still far from any idle timeout).
             const walls = scn.deliveries.map((_, i) => WALL0 + i + (i >= Math.min(...cuts) ? wallShift : 0));
             const whole = runEngine(shape, scn.deliveries, { walls });
-            const cut = runEngine(shape, scn.deliveries, { walls, cuts });
+            const cut = runEngine(shape, scn.deliveries, { walls, cuts, ...(chain ? { chain } : {}) });
+            if (chain) applied += cut.deltasApplied;
             const oracle = runOracle(shape, scn.deliveries, { walls });
             restored += cuts.size;
             if ([...oracle.rows.values()].some((r) => r.events.length > 64)) sketched++;
             expect(restoreDiff(stored(cut.results), stored(whole.results))).toEqual([]);
             expect(cut.late).toEqual(whole.late);
             expect(cut.wms).toEqual(whole.wms);
+            expect(cut.open).toEqual(whole.open);
             check(shape, cut, oracle);
           },
         ),
@@ -1353,6 +1395,7 @@ describe('snapshot / restore', () => {
       );
       expect(restored).toBeGreaterThan(0);
       expect(sketched, 'coverage: sketches checkpointed').toBeGreaterThan(0);
+      if (mode === 'chain') expect(applied, 'coverage: restores with deltas').toBeGreaterThan(50);
     });
   }
 });

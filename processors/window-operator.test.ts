@@ -122,6 +122,29 @@ describe('WindowOperator (tumbling)', () => {
     expect(results).toHaveLength(1);
   });
 
+  it('has changes to checkpoint after an event or a firing by the clock alone, and none after a checkpoint', () => {
+    const { op, results } = harness();
+    expect(op.changed).toBe(false);
+    op.process(ev(T0 + 1000, 5), 1_000_000);
+    expect(op.changed).toBe(true);
+    const first = op.changes();
+    expect(
+      first.buckets.map(([start, fired, accs]) => [start, fired, accs.map(([g, k, a]) => [g, k, a.c])]),
+    ).toEqual([[T0, false, [[GRIDS[0], 'gas_ppm', 1]]]]);
+    expect(op.changed).toBe(false);
+    op.tick(1_000_000 + 1_000); // not idle yet: nothing fires
+    expect(op.changed).toBe(false);
+    op.tick(1_000_000 + 5_000 + 69_000); // idle: the clock fires the window, no event does
+    expect(results).toHaveLength(1);
+    expect(op.changed).toBe(true);
+    const fired = op.changes();
+    expect(fired.buckets.map(([start, f, accs]) => [start, f, accs.length])).toEqual([[T0, true, 0]]);
+    op.process(ev(T0 + 2000, 7, GRIDS[1]), 1_000_000 + 74_000); // a late firing
+    expect(op.changed).toBe(true);
+    op.snapshot();
+    expect(op.changed).toBe(false);
+  });
+
   it('emits provisional updates only for windows that changed, and a final supersedes them', () => {
     const { op, results } = harness();
     op.process(ev(T0 + 1000), 0);

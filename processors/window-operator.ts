@@ -40,8 +40,15 @@ export interface WindowOperator {
   process(e: LoggedEvent, wall: number): void;
   /** Timer: idle advancement, processing-time windows, throttled updates. */
   tick(wall: number): void;
+  /** The whole state, for a checkpoint; what changed before it is then no longer pending. */
   snapshot(): unknown;
   restore(state: unknown, wall: number): void;
+  /** Something to checkpoint since the last snapshot() or changes() (the clock alone is not). */
+  readonly changed: boolean;
+  /** What changed since the last snapshot() or changes(): a delta checkpoint. */
+  changes(): unknown;
+  /** Applies, over a restored state, what changes() returned, in the order it was taken. */
+  applyChanges(changes: unknown, wall: number): void;
 }
 
 /** The processor's limits on one operator's state (config `processor`). */
@@ -176,6 +183,10 @@ interface Bucket {
   accs: SeriesMap<Accumulator>;
   /** Final roll-up results by group (SeriesIndex.groups), for the next window's change. */
   rollups: Map<number, { count: number; mean: number }>;
+  /** Changed since the last checkpoint (delta checkpoints): the bucket, its series, its roll-ups. */
+  touched: boolean;
+  unsaved: number[];
+  rollupsUnsaved: boolean;
 }
 
 const newBucket = (start: number, end: number, series: number): Bucket => ({
@@ -185,11 +196,22 @@ const newBucket = (start: number, end: number, series: number): Bucket => ({
   closed: false,
   accs: new SeriesMap(series),
   rollups: new Map(),
+  touched: true,
+  unsaved: [],
+  rollupsUnsaved: false,
 });
+
+/** A bucket in a checkpoint: start, fired, accumulators by (grid, kind), final roll-ups (null: unchanged). */
+type BucketState = [number, boolean, [string, string, AccumulatorState][], [string, number, number][] | null];
 
 interface AlignedSnapshot extends ClockState {
   shedFloor: number | null;
-  buckets: [number, boolean, [string, string, AccumulatorState][], [string, number, number][]][];
+  buckets: BucketState[];
+}
+
+/** A delta checkpoint: buckets forgotten since the last one, and what changed in the others. */
+interface AlignedChanges extends AlignedSnapshot {
+  dropped: number[];
 }
 
 export class AlignedWindowOperator implements WindowOperator {
@@ -217,6 +239,8 @@ export class AlignedWindowOperator implements WindowOperator {
   private wm = Number.NEGATIVE_INFINITY;
   /** Windows ending at or before this were shed by the state limit: their events are late. */
   private shedFloor = Number.NEGATIVE_INFINITY;
+  /** Starts of the buckets forgotten since the last checkpoint. */
+  private dropped: number[] = [];
 
   constructor(
     spec: WindowSpecConfig,
@@ -278,7 +302,15 @@ export class AlignedWindowOperator implements WindowOperator {
       this.pool.push(acc);
     }
     this.buckets.delete(b.start);
+    this.dropped.push(b.start);
     if (this.recent === b) this.recent = undefined;
+  }
+
+  /** `acc`, series `s` of `b`, changed: the next delta checkpoint carries it. */
+  private unsaved(b: Bucket, s: number, acc: Accumulator): void {
+    acc.unsaved = true;
+    b.unsaved.push(s);
+    b.touched = true;
   }
 
   get watermark(): number {
@@ -322,6 +354,7 @@ export class AlignedWindowOperator implements WindowOperator {
       const b = this.bucket(start);
       const acc = this.accOf(b, s);
       acc.add(e.value, t, e.seq, d, e.kind);
+      if (!acc.unsaved) this.unsaved(b, s, acc);
       if (end <= this.wm) this.lateFiring(b, s, acc);
     }
     if (late) this.out.late(e, this.wm); // once per event, however many windows refused it
@@ -373,8 +406,12 @@ export class AlignedWindowOperator implements WindowOperator {
     const s = this.series.of(grid, undefined, kind);
     if (s < 0) return 'refused';
     const b = this.bucket(start);
+    const replaced = b.accs.get(s);
     const acc = Accumulator.fromJSON(state, this.p.agg);
     if (b.accs.set(s, acc)) this.open++;
+    if (replaced?.unsaved)
+      acc.unsaved = true; // already listed
+    else this.unsaved(b, s, acc);
     // A window the watermark has passed fires now, even if this grid is the first to open it.
     if (b.fired || end <= this.wm) this.lateFiring(b, s, acc);
     if (this.open > this.maxOpenWindows) this.shed();
@@ -419,6 +456,7 @@ export class AlignedWindowOperator implements WindowOperator {
 
   private fire(b: Bucket): void {
     b.fired = true;
+    b.touched = true;
     const { series, values } = b.accs;
     const prev = this.buckets.get(b.start - this.assigner.step);
     for (let i = 0; i < series.length; i++) {
@@ -432,6 +470,7 @@ export class AlignedWindowOperator implements WindowOperator {
   /** A late event in a fired window: re-emit its windows, and the next window's change. */
   private lateFiring(b: Bucket, s: number, acc: Accumulator): void {
     b.fired = true; // a window first opened by a late event must not fire again
+    b.touched = true;
     if (this.gridLevel) this.emitGridFinal(s, b, acc, this.buckets.get(b.start - this.assigner.step));
     acc.dirty = false;
     this.emitRollups(b, true, [s]);
@@ -574,6 +613,7 @@ export class AlignedWindowOperator implements WindowOperator {
     const kind = this.series.kind[rep]!;
     this.out.result(toResult(this.p, level, key, kind, b.start, b.end, acc, true, pb?.rollups.get(g)));
     b.rollups.set(g, { count: acc.count, mean: acc.mean });
+    b.rollupsUnsaved = b.touched = true;
   }
 
   /** Over the state limit: fire and drop the oldest windows first (documented policy). */
@@ -589,20 +629,16 @@ export class AlignedWindowOperator implements WindowOperator {
     }
   }
 
+  get changed(): boolean {
+    if (this.dropped.length > 0) return true;
+    for (const b of this.buckets.values()) if (b.touched) return true;
+    return false;
+  }
+
   snapshot(): AlignedSnapshot {
-    const buckets: AlignedSnapshot['buckets'] = [];
-    for (const b of this.buckets.values()) {
-      const accs: [string, string, AccumulatorState][] = [];
-      const { series, values } = b.accs;
-      for (let i = 0; i < series.length; i++) {
-        const s = series[i]!;
-        accs.push([this.series.grid[s]!, this.series.kind[s]!, values[i]!.toJSON()]);
-      }
-      const rollups: [string, number, number][] = [];
-      for (const [g, v] of b.rollups)
-        rollups.push([this.series.groupParts(g).join('\u0001'), v.count, v.mean]);
-      buckets.push([b.start, b.fired, accs, rollups]);
-    }
+    const buckets: BucketState[] = [];
+    for (const b of this.buckets.values()) buckets.push(this.bucketState(b, false));
+    this.saved();
     return {
       ...this.clock.snapshot(),
       shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null,
@@ -610,33 +646,101 @@ export class AlignedWindowOperator implements WindowOperator {
     };
   }
 
+  changes(): AlignedChanges {
+    const buckets: BucketState[] = [];
+    for (const b of this.buckets.values()) if (b.touched) buckets.push(this.bucketState(b, true));
+    const dropped = this.dropped;
+    this.saved();
+    return {
+      ...this.clock.snapshot(),
+      shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null,
+      dropped,
+      buckets,
+    };
+  }
+
+  /** `b` as checkpointed: whole, or (`onlyUnsaved`) what changed since the last checkpoint. */
+  private bucketState(b: Bucket, onlyUnsaved: boolean): BucketState {
+    const accs: [string, string, AccumulatorState][] = [];
+    const grid = this.series.grid;
+    const kind = this.series.kind;
+    if (onlyUnsaved) {
+      for (const s of b.unsaved) accs.push([grid[s]!, kind[s]!, b.accs.get(s)!.toJSON()]);
+    } else {
+      const { series, values } = b.accs;
+      for (let i = 0; i < series.length; i++) {
+        const s = series[i]!;
+        accs.push([grid[s]!, kind[s]!, values[i]!.toJSON()]);
+      }
+    }
+    let rollups: [string, number, number][] | null = null;
+    if (!onlyUnsaved || b.rollupsUnsaved) {
+      rollups = [];
+      for (const [g, v] of b.rollups)
+        rollups.push([this.series.groupParts(g).join('\u0001'), v.count, v.mean]);
+    }
+    return [b.start, b.fired, accs, rollups];
+  }
+
+  /** A checkpoint has the state as it is now: nothing is pending. */
+  private saved(): void {
+    this.dropped = [];
+    for (const b of this.buckets.values()) {
+      for (const s of b.unsaved) b.accs.get(s)!.unsaved = false;
+      b.unsaved.length = 0;
+      b.rollupsUnsaved = b.touched = false;
+    }
+  }
+
   restore(state: unknown, wall: number): void {
-    const s = state as AlignedSnapshot;
+    this.buckets.clear();
+    this.load(state as AlignedSnapshot, [], wall);
+  }
+
+  applyChanges(changes: unknown, wall: number): void {
+    const c = changes as AlignedChanges;
+    this.load(c, c.dropped, wall);
+  }
+
+  /** Restore and delta: forget `dropped`, then set the buckets' fired flags, accumulators and roll-ups. */
+  private load(s: AlignedSnapshot, dropped: readonly number[], wall: number): void {
     this.clock.restore(s, wall);
     this.wm = this.clock.watermark;
     this.shedFloor = s.shedFloor ?? Number.NEGATIVE_INFINITY;
-    this.buckets.clear();
     this.recent = undefined;
     this.nextChange = Number.NEGATIVE_INFINITY;
-    this.open = 0;
+    for (const start of dropped) {
+      const b = this.buckets.get(start);
+      if (b) this.dropBucket(b);
+    }
     for (const [start, fired, accs, rollups] of s.buckets) {
-      const b = newBucket(start, start + this.assigner.size, this.series.size);
+      let b = this.buckets.get(start);
+      if (!b) {
+        b = newBucket(start, start + this.assigner.size, this.series.size);
+        this.buckets.set(start, b);
+      }
       b.fired = fired;
-      b.closed = b.end + this.p.latenessMs <= this.wm;
       for (const [grid, kind, st] of accs) {
         const series = this.series.of(grid, undefined, kind);
         // Only if processor.maxKeys was lowered since the checkpoint: the window is dropped.
         if (series < 0) this.out.stateLimit();
         else b.accs.set(series, Accumulator.fromJSON(st, this.p.agg));
       }
-      for (const [k, count, mean] of rollups) {
-        // "level\u0001node\u0001kind", as snapshot() writes it: a node the tree no longer has is dropped.
-        const [, node, kind] = k.split('\u0001');
-        const g = node === undefined || kind === undefined ? -1 : this.series.group(node, kind);
-        if (g >= 0) b.rollups.set(g, { count, mean });
+      if (rollups) {
+        b.rollups.clear();
+        for (const [k, count, mean] of rollups) {
+          // "level\u0001node\u0001kind", as bucketState() writes it: a node the tree no longer has is dropped.
+          const [, node, kind] = k.split('\u0001');
+          const g = node === undefined || kind === undefined ? -1 : this.series.group(node, kind);
+          if (g >= 0) b.rollups.set(g, { count, mean });
+        }
       }
-      if (!b.closed) this.open += b.accs.size;
-      this.buckets.set(start, b);
     }
+    this.open = 0;
+    for (const b of this.buckets.values()) {
+      b.closed = b.end + this.p.latenessMs <= this.wm;
+      if (!b.closed) this.open += b.accs.size;
+    }
+    this.saved();
   }
 }

@@ -11,7 +11,14 @@ import { durationMs } from '../platform/duration.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { Row, Store } from '../platform/store/store.ts';
-import { checkpointRow, lateRow, latestCheckpoint, refusedRow } from './checkpoints.ts';
+import {
+  CheckpointChain,
+  loadCheckpoint,
+  operatorStates,
+  restoreOperators,
+  storeCheckpoints,
+} from './checkpoint-chain.ts';
+import { lateRow, refusedRow } from './checkpoints.ts';
 import { createOperator } from './operators.ts';
 import type { WindowOperator } from './window-operator.ts';
 import { WINDOW_UPDATES_TOPIC, WINDOWS_TOPIC, type WindowResult } from './window-result.ts';
@@ -37,6 +44,7 @@ export class WindowRunner {
   private checkpointSeq = 0;
   private timers: NodeJS.Timeout[] = [];
   private checkpointing: Promise<void> | undefined;
+  private readonly chain: CheckpointChain;
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -49,6 +57,7 @@ export class WindowRunner {
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
   ) {
+    this.chain = new CheckpointChain(PROCESSOR, clock);
     this.operators = config.windows.map((spec) =>
       createOperator(
         spec,
@@ -76,14 +85,11 @@ export class WindowRunner {
 
   /** Restores the last checkpoint and replays the log after it; then follows the bus live. */
   async start(): Promise<void> {
-    const saved = await latestCheckpoint(this.store, PROCESSOR);
+    const saved = await loadCheckpoint(this.store, PROCESSOR);
+    const deltas = saved?.deltas.length ?? 0;
     if (saved) {
-      const cp = JSON.parse(saved.state) as Checkpoint;
-      for (const op of this.operators) {
-        const snap = cp.operators[op.name];
-        if (snap) op.restore(snap, this.clock());
-      }
-      this.processedSeq = this.checkpointSeq = cp.seq;
+      restoreOperators(this.operators, saved, this.clock());
+      this.processedSeq = this.checkpointSeq = saved.seq;
     }
     let replayed = 0;
     for (;;) {
@@ -93,7 +99,10 @@ export class WindowRunner {
       replayed += page.length;
       await this.checkpoint();
     }
-    this.log.info({ fromSeq: this.checkpointSeq, replayed }, 'windows: restored from checkpoint and log');
+    this.log.info(
+      { fromSeq: this.checkpointSeq, deltas, replayed },
+      'windows: restored from checkpoint and log',
+    );
     this.unsubscribe = this.bus.subscribe<LoggedEvent>(EVENTS_TOPIC, (events) => this.handle(events));
     const p = this.config.processor;
     this.timers.push(setInterval(() => this.tick(), 1000));
@@ -167,14 +176,26 @@ export class WindowRunner {
     this.results = [];
     this.late = [];
     this.dead = [];
-    const state: Checkpoint = { seq, operators: {} };
-    for (const op of this.operators) state.operators[op.name] = op.snapshot();
+    // A state checkpoint when anything moved: the log, the side outputs, or a window (one fired
+    // by the clock alone changes no seq).
+    const moved =
+      seq > this.checkpointSeq ||
+      results.length > 0 ||
+      late.length > 0 ||
+      dead.length > 0 ||
+      this.operators.some((op) => op.changed);
+    const whole = this.chain.wantsWhole;
+    const state: Checkpoint | undefined = moved
+      ? { seq, operators: operatorStates(this.operators, whole) }
+      : undefined;
+    const cp = state && this.chain.take(seq, state, whole);
     try {
       await this.store.insert('window_results', results.map(windowRow));
       await this.store.insert('late_events', late);
       await this.store.insert('dead_letters', dead);
-      if (seq > this.checkpointSeq || results.length > 0 || late.length > 0 || dead.length > 0) {
-        await this.store.insert('checkpoints', [checkpointRow(PROCESSOR, seq, state)]);
+      if (cp) {
+        await storeCheckpoints(this.store, [cp]);
+        this.chain.stored(cp, this.metrics);
         this.checkpointSeq = seq;
         this.metrics.checkpointSeq.set(seq);
       }
@@ -183,6 +204,7 @@ export class WindowRunner {
       this.results = results.concat(this.results);
       this.late = late.concat(this.late);
       this.dead = dead.concat(this.dead);
+      if (cp) this.chain.failed(); // its changes are no longer pending: the next one is whole
       this.log.error({ err }, 'windows: checkpoint failed, will retry');
     }
   }

@@ -404,6 +404,12 @@ describe('process role in a consumer group (Kafka, 6 partitions)', () => {
     await s.send(140_000, EVENTS);
     await s.sendFlush();
     await s.expectEqualsOneProcess();
+    // Both stages checkpoint as chains (the whole state now and then, deltas between), so the
+    // partitions moved by the kill and the new member were restored through them.
+    const deltas = await s.store.query<{ stage: string }>(
+      "SELECT DISTINCT splitByChar('/', processor)[1] AS stage FROM checkpoint_deltas ORDER BY stage",
+    );
+    expect(deltas.map((d) => d.stage)).toEqual(['rollups', 'windows']);
     await s.close();
   }, 600_000);
 

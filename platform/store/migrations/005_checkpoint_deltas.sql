@@ -1,0 +1,18 @@
+-- Delta checkpoints: a processor's whole state is stored now and then (`checkpoints`, which now
+-- names its chain); each checkpoint between holds only what changed since the one before.
+-- Restore = the newest whole row, then its chain's deltas by n. A chain lasts at most an hour
+-- (processors/checkpoint-chain.ts), so a day's TTL only removes chains no restore can reach.
+ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS chain String DEFAULT '' AFTER seq;
+
+CREATE TABLE IF NOT EXISTS checkpoint_deltas
+(
+    processor  String,
+    chain      String,
+    n          UInt32,
+    seq        UInt64,
+    created_at DateTime64(3, 'UTC'),
+    state      String CODEC(ZSTD(3))
+)
+ENGINE = MergeTree
+ORDER BY (processor, chain, n)
+TTL toDateTime(created_at) + INTERVAL 1 DAY;
