@@ -130,6 +130,11 @@ export class CheckpointChain {
   failed(): void {
     this.id = undefined;
   }
+
+  /** A chain older than an hour: renewed by the next checkpoint, even one with nothing else to store. */
+  get expired(): boolean {
+    return this.id !== undefined && this.clock() - this.startedAt >= MAX_CHAIN_AGE_MS;
+  }
 }
 
 /** Stores taken checkpoints, each in its table. */
@@ -141,15 +146,12 @@ export async function storeCheckpoints(store: Store, pending: readonly PendingCh
 }
 
 /**
- * Operators' part of a checkpoint, by name: each one's whole state, or only its changes (an
- * operator with none is left out).
+ * Operators' part of a checkpoint, by name: each one's whole state, or its changes (every
+ * operator: its clock at least, which may have moved the watermark and closed windows).
  */
 export function operatorStates(ops: Iterable<WindowOperator>, whole: boolean): Record<string, unknown> {
   const states: Record<string, unknown> = {};
-  for (const op of ops) {
-    if (whole) states[op.name] = op.snapshot();
-    else if (op.changed) states[op.name] = op.changes();
-  }
+  for (const op of ops) states[op.name] = whole ? op.snapshot() : op.changes();
   return states;
 }
 

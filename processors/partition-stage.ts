@@ -327,8 +327,9 @@ export class PartitionStage implements ConsumerStage {
       // Idle means no data to read, not data not yet read: a partition with a backlog (its owner
       // busy or restoring) must hold the roll-ups back, or its grids would arrive late there.
       const caughtUp = this.caughtUp(t);
-      // State when the partition moved on, or a window changed by the clock alone.
-      if (t.offset > t.checkpointed || t.operators.some((o) => o.op.changed)) {
+      // State when the partition moved on, a window or watermark moved by the clock alone, or
+      // the chain is due for renewal.
+      if (t.offset > t.checkpointed || t.operators.some((o) => o.op.changed) || t.chain.expired) {
         const whole = t.chain.wantsWhole;
         const ops = t.operators.map((o) => o.op);
         const st: TaskState = { offset: t.offset, operators: operatorStates(ops, whole) };
@@ -374,7 +375,10 @@ export class PartitionStage implements ConsumerStage {
         stillOwned: () => tasks.some((t) => this.tasks.get(`${t.topic}/${t.partition}`) === t),
       },
     );
-    if (!stored) return;
+    if (!stored) {
+      for (const { task } of states) task.chain.failed();
+      return;
+    }
     for (const { task, cp } of states) task.chain.stored(cp, this.metrics);
     this.consumer?.commitStored(tasks, (t) => this.tasks.get(`${t.topic}/${t.partition}`) === t);
   }

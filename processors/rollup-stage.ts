@@ -52,8 +52,8 @@ interface Task {
 
 interface TaskState {
   offset: number;
-  /** `op`: the operator's whole state, or (delta checkpoints) its changes, absent if none. */
-  specs: Record<string, { op?: unknown; upstream: [number, number, boolean][] }>;
+  /** `op`: the operator's whole state, or (delta checkpoints) its changes. */
+  specs: Record<string, { op: unknown; upstream: [number, number, boolean][] }>;
 }
 
 export class RollupStage implements ConsumerStage {
@@ -130,7 +130,7 @@ export class RollupStage implements ConsumerStage {
           const m = this.merger(task, name);
           if (!m) continue;
           if (i === 0) m.op.restore(s.op, this.clock());
-          else if (s.op !== undefined) m.op.applyChanges(s.op, this.clock());
+          else m.op.applyChanges(s.op, this.clock());
           for (const [p, wm, idle] of s.upstream) m.upstream.set(p, { wm, idle });
         }
       }
@@ -211,7 +211,7 @@ export class RollupStage implements ConsumerStage {
       const st: TaskState = { offset: t.offset, specs: {} };
       for (const [name, m] of t.specs)
         st.specs[name] = {
-          ...(whole ? { op: m.op.snapshot() } : m.op.changed ? { op: m.op.changes() } : {}),
+          op: whole ? m.op.snapshot() : m.op.changes(),
           upstream: [...m.upstream].map(([p, u]) => [p, Number.isFinite(u.wm) ? u.wm : -1e15, u.idle]),
         };
       return { task: t, cp: t.chain.take(t.offset, st, whole) };
@@ -233,7 +233,10 @@ export class RollupStage implements ConsumerStage {
           tasks.length === 0 || tasks.some((t) => this.tasks.get(`${t.topic}/${t.partition}`) === t),
       },
     );
-    if (!stored) return;
+    if (!stored) {
+      for (const { task } of states) task.chain.failed();
+      return;
+    }
     for (const { task, cp } of states) task.chain.stored(cp, this.metrics);
     this.consumer?.commitStored(tasks, (t) => this.tasks.get(`${t.topic}/${t.partition}`) === t);
   }

@@ -41,8 +41,11 @@ interface SeriesSessions {
 
 type SessionState = [number, number, boolean, AccumulatorState, boolean?];
 
-interface SessionSnapshot extends ClockState {
+interface SessionClock extends ClockState {
   shedFloor?: number | null;
+}
+
+interface SessionSnapshot extends SessionClock {
   series: [Level, string, string, SessionState[]][];
 }
 
@@ -62,8 +65,10 @@ export class SessionWindowOperator implements WindowOperator {
   private nextPurge = Number.POSITIVE_INFINITY;
   /** Sessions ending at or before this were shed by the state limit: older events are late. */
   private shedFloor = Number.NEGATIVE_INFINITY;
-  /** Changed since the last checkpoint. Sessions are few: a delta checkpoint holds them all. */
+  /** Sessions changed since the last checkpoint. They are few: a delta then holds them all. */
   private touched = false;
+  /** The watermark at the last checkpoint. */
+  private savedWm = Number.NEGATIVE_INFINITY;
 
   constructor(
     spec: WindowSpecConfig,
@@ -118,7 +123,6 @@ export class SessionWindowOperator implements WindowOperator {
     d: number,
     late: boolean,
   ): void {
-    this.touched = true;
     const id = `${level}\u0001${key}\u0001${kind}`;
     let s = this.series.get(id);
     if (!s) {
@@ -132,6 +136,7 @@ export class SessionWindowOperator implements WindowOperator {
       this.out.late(e, this.wm);
       return;
     }
+    this.touched = true;
     // Sessions this event touches: [t, t + gap) overlaps [start, end).
     const list = s.sessions;
     let first = -1;
@@ -281,19 +286,32 @@ export class SessionWindowOperator implements WindowOperator {
   }
 
   get changed(): boolean {
-    return this.touched;
+    return this.touched || this.wm !== this.savedWm;
   }
 
-  changes(): SessionSnapshot {
-    return this.snapshot();
+  /** Every session if any changed (a whole snapshot), else only the clock. */
+  changes(): SessionSnapshot | SessionClock {
+    if (this.touched) return this.snapshot();
+    this.savedWm = this.wm;
+    return { ...this.clock.snapshot(), shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null };
   }
 
   applyChanges(changes: unknown, wall: number): void {
-    this.restore(changes, wall);
+    const c = changes as SessionSnapshot | SessionClock;
+    if ('series' in c) {
+      this.restore(c, wall);
+      return;
+    }
+    this.clock.restore(c, wall);
+    this.wm = this.savedWm = this.clock.watermark;
+    this.shedFloor = c.shedFloor ?? Number.NEGATIVE_INFINITY;
+    this.nextEnd = Number.NEGATIVE_INFINITY; // rescan on the next advance
+    this.nextPurge = Number.NEGATIVE_INFINITY;
   }
 
   snapshot(): SessionSnapshot {
     this.touched = false;
+    this.savedWm = this.wm;
     return {
       ...this.clock.snapshot(),
       shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null,
@@ -310,7 +328,7 @@ export class SessionWindowOperator implements WindowOperator {
     const st = state as SessionSnapshot;
     this.touched = false;
     this.clock.restore(st, wall);
-    this.wm = this.clock.watermark;
+    this.wm = this.savedWm = this.clock.watermark;
     this.shedFloor = st.shedFloor ?? Number.NEGATIVE_INFINITY;
     this.series.clear();
     this.open = 0;

@@ -132,7 +132,12 @@ describe('WindowOperator (tumbling)', () => {
       first.buckets.map(([start, fired, accs]) => [start, fired, accs.map(([g, k, a]) => [g, k, a.c])]),
     ).toEqual([[T0, false, [[GRIDS[0], 'gas_ppm', 1]]]]);
     expect(op.changed).toBe(false);
-    op.tick(1_000_000 + 1_000); // not idle yet: nothing fires
+    op.tick(1_000_000 + 1_000); // not idle yet: nothing moves
+    expect(op.changed).toBe(false);
+    op.tick(1_000_000 + 5_000 + 20_000); // idle: the watermark moves, nothing fires yet
+    expect(results).toHaveLength(0);
+    expect(op.changed).toBe(true); // its clock must be checkpointed: it decides what is late
+    expect(op.changes().buckets).toEqual([]);
     expect(op.changed).toBe(false);
     op.tick(1_000_000 + 5_000 + 69_000); // idle: the clock fires the window, no event does
     expect(results).toHaveLength(1);

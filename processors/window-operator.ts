@@ -241,6 +241,8 @@ export class AlignedWindowOperator implements WindowOperator {
   private shedFloor = Number.NEGATIVE_INFINITY;
   /** Starts of the buckets forgotten since the last checkpoint. */
   private dropped: number[] = [];
+  /** The watermark at the last checkpoint: one moved by the clock alone closes windows too. */
+  private savedWm = Number.NEGATIVE_INFINITY;
 
   constructor(
     spec: WindowSpecConfig,
@@ -630,7 +632,7 @@ export class AlignedWindowOperator implements WindowOperator {
   }
 
   get changed(): boolean {
-    if (this.dropped.length > 0) return true;
+    if (this.wm !== this.savedWm || this.dropped.length > 0) return true;
     for (const b of this.buckets.values()) if (b.touched) return true;
     return false;
   }
@@ -685,6 +687,7 @@ export class AlignedWindowOperator implements WindowOperator {
   /** A checkpoint has the state as it is now: nothing is pending. */
   private saved(): void {
     this.dropped = [];
+    this.savedWm = this.wm;
     for (const b of this.buckets.values()) {
       for (const s of b.unsaved) b.accs.get(s)!.unsaved = false;
       b.unsaved.length = 0;

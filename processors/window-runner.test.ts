@@ -104,6 +104,9 @@ describe('window runner: delta checkpoints', () => {
     const wholeBytes = saved!.whole.length;
     expect(Math.max(...saved!.deltas.map((d) => d.length))).toBeLessThan(wholeBytes);
     expect(saved!.seq).toBeLessThan(seen.at(-1)!.seq); // the last batch is after it
+    // Every operator in every delta, changed or not: its clock decides what is late after a restore.
+    for (const d of saved!.deltas)
+      expect(Object.keys(JSON.parse(d).operators).sort()).toEqual(config.windows.map((w) => w.name).sort());
 
     // The restart: a new process on the same store.
     const bus2 = new InProcessBus(() => {});

@@ -176,14 +176,15 @@ export class WindowRunner {
     this.results = [];
     this.late = [];
     this.dead = [];
-    // A state checkpoint when anything moved: the log, the side outputs, or a window (one fired
-    // by the clock alone changes no seq).
+    // A state checkpoint when anything moved: the log, the side outputs, a window or watermark
+    // (the clock alone changes no seq), or the chain is due for renewal.
     const moved =
       seq > this.checkpointSeq ||
       results.length > 0 ||
       late.length > 0 ||
       dead.length > 0 ||
-      this.operators.some((op) => op.changed);
+      this.operators.some((op) => op.changed) ||
+      this.chain.expired;
     const whole = this.chain.wantsWhole;
     const state: Checkpoint | undefined = moved
       ? { seq, operators: operatorStates(this.operators, whole) }
