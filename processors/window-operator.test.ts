@@ -5,6 +5,7 @@ import { validateConfig } from '../config/load.ts';
 import { OrgTree } from '../config/org-tree.ts';
 import type { WindowSpecConfig } from '../config/schema.ts';
 import type { LoggedEvent } from '../ingest/envelope.ts';
+import type { AccumulatorState } from './aggregates.ts';
 import { AlignedWindowOperator } from './window-operator.ts';
 import type { WindowResult } from './window-result.ts';
 
@@ -185,6 +186,46 @@ describe('WindowOperator (tumbling)', () => {
     expect(finals).toHaveLength(100);
     expect(finals.find((r) => r.kind === 'kind0')).toMatchObject({ count: 2, sum: 5 });
     expect(finals.some((r) => r.kind === 'kind100' || r.kind === 'kind_new')).toBe(false);
+  });
+
+  it('absorbs grid windows computed upstream (roll-up stage): replaces, re-fires, refuses past maxKeys, and refuses late ones', () => {
+    const { op, results } = harness(SPEC, 1_000_000, 3);
+    const acc = (count: number, sum: number, seq: number): AccumulatorState => ({
+      c: count,
+      s: sum,
+      lo: 1,
+      hi: sum,
+      mu: sum / count,
+      m2: 0,
+      q: seq,
+      lt: T0 + 1000,
+      lv: 1,
+      ls: seq,
+      sk: undefined,
+      dv: undefined,
+      kd: undefined,
+    });
+    for (let i = 0; i < 3; i++)
+      expect(op.absorb(GRIDS[i]!, 'gas_ppm', T0, acc(1, 2, 10 + i))).toBe('absorbed');
+    expect(op.absorb(GRIDS[0]!, 'pm25', T0, acc(1, 2, 20))).toBe('refused'); // a 4th series
+    expect(op.absorb(GRIDS[0]!, 'gas_ppm', T0, acc(4, 8, 30))).toBe('absorbed'); // replaces, not adds
+    expect(op.changes().buckets[0]![2].map(([g, , a]) => [g, a.c])).toEqual([
+      [GRIDS[0], 4],
+      [GRIDS[1], 1],
+      [GRIDS[2], 1],
+    ]);
+    op.advanceWatermark(T0 + 60_000);
+    expect(results.filter((r) => r.final).map((r) => [r.key, r.count])).toEqual([
+      [GRIDS[0], 4],
+      [GRIDS[1], 1],
+      [GRIDS[2], 1],
+    ]);
+    // A newer copy of a fired window fires it again, with a higher version.
+    expect(op.absorb(GRIDS[1]!, 'gas_ppm', T0, acc(3, 6, 40))).toBe('absorbed');
+    expect(results.at(-1)).toMatchObject({ key: GRIDS[1], count: 3, final: true, version: 81 });
+    op.advanceWatermark(T0 + 120_000); // end + allowed lateness
+    expect(op.absorb(GRIDS[2]!, 'gas_ppm', T0, acc(9, 9, 50))).toBe('late');
+    expect(results.at(-1)).toMatchObject({ key: GRIDS[1], count: 3 });
   });
 
   it('refuses events of a new unregistered device past maxKeys when counting distinct devices', () => {

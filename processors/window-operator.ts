@@ -298,11 +298,7 @@ export class AlignedWindowOperator implements WindowOperator {
 
   /** Forgets `b`; its accumulators go back to the pool. */
   private dropBucket(b: Bucket): void {
-    for (const acc of b.accs.values) {
-      if (this.pool.length >= POOL_MAX) break;
-      acc.reset();
-      this.pool.push(acc);
-    }
+    for (const acc of b.accs.values) if (!this.recycle(acc)) break;
     this.buckets.delete(b.start);
     this.dropped.push(b.start);
     if (this.recent === b) this.recent = undefined;
@@ -591,11 +587,15 @@ export class AlignedWindowOperator implements WindowOperator {
 
   /** Roll-up accumulators, once emitted (their results hold copies), go back to the pool. */
   private release(groups: Map<number, RollupGroup>): void {
-    for (const { acc } of groups.values()) {
-      if (this.pool.length >= POOL_MAX) return;
-      acc.reset();
-      this.pool.push(acc);
-    }
+    for (const { acc } of groups.values()) if (!this.recycle(acc)) return;
+  }
+
+  /** `acc`, reset, goes back to the pool; false once the pool is full. */
+  private recycle(acc: Accumulator): boolean {
+    if (this.pool.length >= POOL_MAX) return false;
+    acc.reset();
+    this.pool.push(acc);
+    return true;
   }
 
   /**
