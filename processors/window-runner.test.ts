@@ -204,6 +204,17 @@ describe('window runner: delta checkpoints', () => {
     const fresh = await loadCheckpoint(store, 'test-chain');
     expect(fresh).toEqual({ seq: 14, whole: JSON.stringify({ operators: { b: true } }), deltas: [] });
   });
+
+  it('restores a checkpoint stored before delta checkpoints (no chain) as the whole state', async () => {
+    await store.insert('checkpoints', [
+      { processor: 'old-windows', seq: 7, created_at: Date.now(), state: '{"operators":{"x":1}}' },
+    ]);
+    expect(await loadCheckpoint(store, 'old-windows')).toEqual({
+      seq: 7,
+      whole: '{"operators":{"x":1}}',
+      deltas: [],
+    });
+  });
 });
 
 describe('CheckpointChain', () => {
