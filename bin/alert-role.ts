@@ -10,7 +10,7 @@ import { ALERTS_TOPIC, type AlertTransition } from '../alerting/model.ts';
 import { createNotificationChannels } from '../alerting/notification-channels.ts';
 import { isFenced, SharedAlertState } from '../alerting/shared/alert-state.ts';
 import { CommandServer, perform } from '../alerting/shared/commands.ts';
-import { KafkaInput } from '../alerting/shared/kafka-input.ts';
+import { KafkaInput, resultCheck } from '../alerting/shared/kafka-input.ts';
 import { type AlertStateKeys, alertStateKeys } from '../alerting/shared/keys.ts';
 import { MaintenanceWindows } from '../alerting/silences/maintenance.ts';
 import { Silences } from '../alerting/silences/silences.ts';
@@ -200,6 +200,7 @@ class ActiveEngine {
       maxFutureMs: durationMs(config.ingest.maxFuture),
       events: true,
       commit: true,
+      check: resultCheck(config, c.org),
       metrics: c.metrics,
       log,
     });

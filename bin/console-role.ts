@@ -12,7 +12,7 @@ import { alertRoutes } from '../alerting/api.ts';
 import { compileRules } from '../alerting/engine.ts';
 import { TierPalette } from '../alerting/palette.ts';
 import { CommandClient } from '../alerting/shared/commands.ts';
-import { KafkaInput } from '../alerting/shared/kafka-input.ts';
+import { KafkaInput, resultCheck } from '../alerting/shared/kafka-input.ts';
 import { alertStateKeys } from '../alerting/shared/keys.ts';
 import { RemoteDesk } from '../alerting/shared/remote-desk.ts';
 import { silenceRoutes } from '../alerting/silences/api.ts';
@@ -120,6 +120,7 @@ export async function startConsoleRole(
     maxFutureMs: 0,
     events: false,
     commit: false,
+    check: resultCheck(config, c.org),
     metrics: c.metrics,
     log,
   });

@@ -23,6 +23,12 @@ export class Metrics {
     labelNames: ['source', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly resultsSkipped = new Counter({
+    name: 'gridwatch_window_results_skipped_total',
+    help: 'Window results read from Kafka and skipped: unreadable, or naming a window spec, area or kind this deployment does not have (field)',
+    labelNames: ['field'] as const,
+    registers: [this.registry],
+  });
   readonly eventsDuplicate = new Counter({
     name: 'gridwatch_events_duplicate_total',
     help: 'Records whose id was already accepted (idempotent retries), per source',

@@ -29,8 +29,14 @@ export class DeviceWatch {
     this.watchedKinds = new Set(rules.absence.flatMap((r) => (r.kinds ? [...r.kinds] : [])));
   }
 
+  /** Devices with a last-seen time: registered ones only. */
+  get tracked(): number {
+    return this.lastSeen.size;
+  }
+
   /** Last-seen times learned from the store at start-up. */
   seed(device: string, ts: number): void {
+    if (this.org.device(device) === undefined) return;
     if (ts > (this.lastSeen.get(device) ?? 0)) this.lastSeen.set(device, ts);
   }
 
@@ -38,6 +44,13 @@ export class DeviceWatch {
     for (const e of events) {
       const d = e.device;
       if (!d) continue;
+      // Only a registered device can be missed. Ids another producer wrote to an event topic are
+      // not kept: they would grow these maps without bound. (Ingest's hint saves the lookup.)
+      if (
+        (e.deviceIndex === undefined || this.org.deviceIdAt(e.deviceIndex) !== d) &&
+        this.org.device(d) === undefined
+      )
+        continue;
       const prev = this.lastSeen.get(d);
       if (prev === undefined || e.ts > prev) this.lastSeen.set(d, e.ts);
       if (this.watchedKinds.has(e.kind)) {

@@ -4,7 +4,9 @@
 import fc from 'fast-check';
 import type Kafka from 'node-rdkafka';
 import { describe, expect, it } from 'vitest';
+import { generateDemoCity } from '../../config/demo-city.ts';
 import { validateConfig } from '../../config/load.ts';
+import { OrgTree } from '../../config/org-tree.ts';
 import type { LoggedEvent } from '../../ingest/envelope.ts';
 import { EVENTS_TOPIC } from '../../ingest/event-log.ts';
 import { InProcessBus } from '../../platform/bus.ts';
@@ -12,9 +14,15 @@ import { topicsOf } from '../../platform/kafka/topics.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { Metrics } from '../../platform/metrics.ts';
 import { WINDOW_UPDATES_TOPIC, WINDOWS_TOPIC, type WindowResult } from '../../processors/window-result.ts';
-import { KafkaInput } from './kafka-input.ts';
+import { KafkaInput, resultCheck } from './kafka-input.ts';
 
-const topics = topicsOf(validateConfig({}));
+const config = validateConfig({
+  org: { demo: { districts: 2, streetsPerDistrict: 1, communitiesPerStreet: 1, gridsPerCommunity: 2 } },
+});
+const org = new OrgTree(generateDemoCity(config.org.demo));
+const GRID = [...org.allNodes('grid')][0]!.id;
+const DISTRICT = [...org.allNodes('district')][0]!.id;
+const topics = topicsOf(config);
 const NOW = Date.UTC(2026, 10, 23);
 
 const validRow = (i: number) => ({
@@ -29,7 +37,7 @@ const validRow = (i: number) => ({
 const validResult = (i: number) => ({
   window: 'sensor_1m',
   level: 'grid',
-  key: 'g1',
+  key: GRID,
   source: 'sensor',
   kind: 'gas_ppm',
   start: NOW - 60_000 * (i + 1),
@@ -72,6 +80,7 @@ function setup() {
     maxFutureMs: 60_000,
     events: true,
     commit: true,
+    check: resultCheck(config, org),
     metrics,
     log: createLogger({ level: 'silent' }),
   });
@@ -146,5 +155,37 @@ describe('KafkaInput', () => {
       { ...message(t, 2, JSON.stringify(validRow(2))), partition: 3 },
     ]);
     expect(got.events.map((e) => e.id)).toEqual(['e0', 'e1']);
+  });
+
+  it("skips results this deployment's windows could not have produced, counted by field, and passes the rest", async () => {
+    const { input, got, metrics } = setup();
+    const foreign = [
+      { window: 'made_up_1m' }, // no such spec
+      { source: 'video' }, // sensor_1m windows sensors
+      { key: 'nowhere' }, // no such area
+      { key: DISTRICT }, // an area, but not a grid
+      { level: 'community', key: DISTRICT }, // a level the spec does not roll up to
+      { kind: 'made_up_kind' }, // not a configured metric
+    ];
+    const flood = Array.from({ length: 600 }, (_, i) => ({
+      ...validResult(i),
+      ...foreign[i % foreign.length],
+    }));
+    const valid = [validResult(1), { ...validResult(2), level: 'district', key: DISTRICT }];
+    const hotline = { ...validResult(3), window: 'hotline_24h', source: 'hotline', kind: '*' };
+    await input.handle(
+      [...flood, ...valid, hotline, { ...hotline, kind: 'complaint.service' }].map((r, i) =>
+        message(topics.windows, i, JSON.stringify(r)),
+      ),
+    );
+    expect(got.finals.map((r) => [r.window, r.level, r.key, r.kind])).toEqual([
+      ['sensor_1m', 'grid', GRID, 'gas_ppm'],
+      ['sensor_1m', 'district', DISTRICT, 'gas_ppm'],
+      ['hotline_24h', 'grid', GRID, '*'],
+    ]);
+    const skipped = Object.fromEntries(
+      (await metrics.resultsSkipped.get()).values.map((v) => [v.labels.field, v.value]),
+    );
+    expect(skipped).toEqual({ window: 100, source: 100, key: 300, kind: 101 });
   });
 });

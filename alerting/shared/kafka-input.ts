@@ -5,7 +5,8 @@
 // on; what it reads again is evidence the restored alerts already hold (the lifecycle ignores
 // evidence older than it acted on).
 import type Kafka from 'node-rdkafka';
-import { SOURCES, type SourceName } from '../../config/schema.ts';
+import type { OrgTree } from '../../config/org-tree.ts';
+import { type GridwatchConfig, SOURCES, type SourceName } from '../../config/schema.ts';
 import type { LoggedEvent } from '../../ingest/envelope.ts';
 import { EVENTS_TOPIC } from '../../ingest/event-log.ts';
 import { loggedEventOf, readRow } from '../../ingest/kafka-rows.ts';
@@ -15,6 +16,7 @@ import type { Topics } from '../../platform/kafka/topics.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import { partitionSeq } from '../../processors/partials.ts';
+import { ALL_KINDS } from '../../processors/window-operator.ts';
 import { WINDOW_UPDATES_TOPIC, WINDOWS_TOPIC, type WindowResult } from '../../processors/window-result.ts';
 
 interface Part extends TopicPartition {
@@ -33,6 +35,8 @@ export interface KafkaInputOptions {
   events: boolean;
   /** Commit offsets (the alert engine's group); a console node's throwaway group commits nothing. */
   commit: boolean;
+  /** What is wrong with a result this deployment's windows could not have produced (resultCheck). */
+  check: (r: WindowResult) => string | undefined;
   metrics: Metrics;
   log: Logger;
 }
@@ -66,6 +70,7 @@ export class KafkaInput implements ConsumerStage {
     const finals: WindowResult[] = [];
     const updates: WindowResult[] = [];
     const t = this.o.topics;
+    let skipped: { topic: string; offset: number; field: string } | undefined;
     for (const m of messages) {
       const part = this.parts.get(`${m.topic}/${m.partition}`);
       if (!part || m.offset <= part.offset) continue; // not ours, or fetched twice
@@ -79,11 +84,20 @@ export class KafkaInput implements ConsumerStage {
         else events.push(loggedEventOf(read.row, source, partitionSeq(m.offset, m.partition), m.partition));
       } else {
         const r = readResult(text);
-        if (!r)
-          this.o.log.warn({ topic: m.topic, offset: m.offset }, 'alerting: unreadable window result skipped');
-        else (m.topic === t.windowUpdates ? updates : finals).push(r);
+        const wrong = r ? this.o.check(r) : 'unreadable';
+        if (wrong === undefined) (m.topic === t.windowUpdates ? updates : finals).push(r!);
+        else {
+          this.o.metrics.resultsSkipped.inc({ field: wrong });
+          skipped ??= { topic: m.topic, offset: m.offset, field: wrong };
+        }
       }
     }
+    // Once per batch: another producer's flood must not flood the log too.
+    if (skipped)
+      this.o.log.warn(
+        skipped,
+        'window results skipped: unreadable, or not of this deployment (first of batch)',
+      );
     const bus = this.o.bus;
     bus.publish(EVENTS_TOPIC, events);
     bus.publish(WINDOWS_TOPIC, finals);
@@ -96,6 +110,34 @@ export class KafkaInput implements ConsumerStage {
         (p) => this.parts.get(`${p.topic}/${p.partition}`) === p,
       );
   }
+}
+
+/**
+ * What is wrong with a window result this deployment's windows could not have produced — its
+ * spec (`window`, `source`), an org node at its level (`key`), a kind the spec windows (`kind`) —
+ * or undefined. Another producer's results would raise alerts on areas that do not exist and
+ * grow per-series alert state without bound.
+ */
+export function resultCheck(config: GridwatchConfig, org: OrgTree): (r: WindowResult) => string | undefined {
+  const specs = new Map(config.windows.map((w) => [w.name, w]));
+  const catalog: Record<SourceName, ReadonlySet<string>> = {
+    sensor: new Set(Object.keys(config.sensors.metrics)),
+    video: new Set(config.video.eventTypes),
+    hotline: new Set(config.hotline.categories),
+  };
+  return (r) => {
+    const spec = specs.get(r.window);
+    if (!spec) return 'window';
+    if (r.source !== spec.source) return 'source';
+    if (!(spec.levels ?? ['grid']).includes(r.level) || org.node(r.key)?.level !== r.level) return 'key';
+    const known =
+      spec.byKind === false
+        ? r.kind === ALL_KINDS
+        : spec.kinds
+          ? spec.kinds.includes(r.kind)
+          : catalog[spec.source].has(r.kind);
+    return known ? undefined : 'kind';
+  };
 }
 
 /** A window result as the windows stage encodes it, or undefined if it is not one. */
