@@ -76,11 +76,7 @@ export class CheckpointChain {
 
   /** The next checkpoint stores the whole state (snapshot()), not what changed (changes()). */
   get wantsWhole(): boolean {
-    return (
-      this.id === undefined ||
-      this.deltaBytes >= this.wholeBytes ||
-      this.clock() - this.startedAt >= MAX_CHAIN_AGE_MS
-    );
+    return this.id === undefined || this.deltaBytes >= this.wholeBytes || this.expired;
   }
 
   /** The row for a checkpoint at `seq`: `state` whole if wantsWhole was true, else changes. */

@@ -293,6 +293,11 @@ export class SessionWindowOperator implements WindowOperator {
   changes(): SessionSnapshot | SessionClock {
     if (this.touched) return this.snapshot();
     this.savedWm = this.wm;
+    return this.clockState();
+  }
+
+  /** What every checkpoint carries: watermark, partitions and the shedding floor. */
+  private clockState(): SessionClock {
     return { ...this.clock.snapshot(), shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null };
   }
 
@@ -313,8 +318,7 @@ export class SessionWindowOperator implements WindowOperator {
     this.touched = false;
     this.savedWm = this.wm;
     return {
-      ...this.clock.snapshot(),
-      shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null,
+      ...this.clockState(),
       series: [...this.series.values()].map((s) => [
         s.level,
         s.key,

@@ -43,7 +43,7 @@ export interface WindowOperator {
   /** The whole state, for a checkpoint; what changed before it is then no longer pending. */
   snapshot(): unknown;
   restore(state: unknown, wall: number): void;
-  /** Something to checkpoint since the last snapshot() or changes() (the clock alone is not). */
+  /** Something to checkpoint since the last snapshot() or changes(): a window, or the watermark. */
   readonly changed: boolean;
   /** What changed since the last snapshot() or changes(): a delta checkpoint. */
   changes(): unknown;
@@ -641,11 +641,7 @@ export class AlignedWindowOperator implements WindowOperator {
     const buckets: BucketState[] = [];
     for (const b of this.buckets.values()) buckets.push(this.bucketState(b, false));
     this.saved();
-    return {
-      ...this.clock.snapshot(),
-      shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null,
-      buckets,
-    };
+    return { ...this.clockState(), buckets };
   }
 
   changes(): AlignedChanges {
@@ -653,12 +649,12 @@ export class AlignedWindowOperator implements WindowOperator {
     for (const b of this.buckets.values()) if (b.touched) buckets.push(this.bucketState(b, true));
     const dropped = this.dropped;
     this.saved();
-    return {
-      ...this.clock.snapshot(),
-      shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null,
-      dropped,
-      buckets,
-    };
+    return { ...this.clockState(), dropped, buckets };
+  }
+
+  /** What every checkpoint carries: watermark, partitions and the shedding floor. */
+  private clockState(): ClockState & { shedFloor: number | null } {
+    return { ...this.clock.snapshot(), shedFloor: Number.isFinite(this.shedFloor) ? this.shedFloor : null };
   }
 
   /** `b` as checkpointed: whole, or (`onlyUnsaved`) what changed since the last checkpoint. */
