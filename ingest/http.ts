@@ -78,8 +78,13 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
   }
 
   async function ingest(source: SourceName, req: FastifyRequest, d: IngestDeps): Promise<IngestResponse> {
-    const body = req.body as ParsedBody | undefined;
+    const body = req.body as ParsedBody | string | undefined;
     if (!body) throw new GwErrors.BAD_REQUEST('empty body: send a JSON record, a JSON array or NDJSON');
+    // Fastify's own text/plain parser hands over a string, not records.
+    if (typeof body === 'string')
+      throw new GwErrors.UNSUPPORTED_MEDIA_TYPE(
+        `content-type ${req.headers['content-type']}: send application/json or application/x-ndjson`,
+      );
     const n = body.records.length;
     if (n > config.ingest.maxRecordsPerRequest)
       throw new GwErrors.TOO_MANY_RECORDS(n, config.ingest.maxRecordsPerRequest);

@@ -95,9 +95,40 @@ const fail = (field: string, code: string, reason: string): Normalised => ({
   reason,
 });
 
+/**
+ * An unpaired UTF-16 surrogate: JSON may carry one as an escape (`"\ud800"`), but it is not
+ * Unicode, the store refuses the whole insert it is in, and an id holding one is stored changed
+ * (so deduplication would miss it after a restart). In `u` mode the class matches unpaired
+ * halves only.
+ */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** The first string (a field, or an attrs key or value) that is not well-formed Unicode. */
+function illFormed(record: Record<string, unknown>): Normalised | undefined {
+  for (const k in record) {
+    const v = record[k];
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return fail(k, 'invalid_encoding', 'contains an unpaired UTF-16 surrogate');
+    } else if (k === 'attrs' && typeof v === 'object' && v !== null) {
+      for (const a in v) {
+        const av = (v as Record<string, unknown>)[a];
+        if (LONE_SURROGATE.test(a) || (typeof av === 'string' && LONE_SURROGATE.test(av))) {
+          return fail(`attrs.${wellFormed(a)}`, 'invalid_encoding', 'contains an unpaired UTF-16 surrogate');
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/** `s` with unpaired surrogates replaced by U+FFFD: safe to store and to echo. */
+export function wellFormed(s: string): string {
+  return s.replace(/[\uD800-\uDFFF]/gu, '\uFFFD');
+}
+
 /** First schema error of a record, as a field + code + reason. */
 function schemaError<T extends TSchema>(check: TypeCheck<T>, record: unknown): Normalised | undefined {
-  if (check.Check(record)) return undefined;
+  if (check.Check(record)) return illFormed(record as Record<string, unknown>);
   if (typeof record !== 'object' || record === null || Array.isArray(record)) {
     return fail('(record)', 'not_an_object', 'expected a JSON object');
   }
@@ -138,6 +169,14 @@ function stringAttrs(attrs: Record<string, string | number | boolean> | undefine
   if (!attrs) return NO_ATTRS;
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(attrs)) out[k] = String(v);
+  return out;
+}
+
+/** A hotline call's attrs are free text from the call system: masked like its summary. */
+function maskedAttrs(attrs: Record<string, string | number | boolean> | undefined): Record<string, string> {
+  if (!attrs) return NO_ATTRS;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(attrs)) out[k] = maskPersonalData(String(v));
   return out;
 }
 
@@ -286,7 +325,7 @@ export const hotlineAdapter: SourceAdapter = {
         address: r.address ? maskPersonalData(r.address) : '',
         summary: maskPersonalData(r.summary),
         caller_phone_masked: r.caller_phone ? maskPhone(r.caller_phone) : '',
-        attrs: stringAttrs(r.attrs) as never,
+        attrs: maskedAttrs(r.attrs) as never,
       },
     };
   },

@@ -12,6 +12,7 @@ export const GwErrors = {
   UNAUTHORIZED: createError('GW_ERR_UNAUTHORIZED', 'missing or invalid credentials', 401),
   FORBIDDEN: createError('GW_ERR_FORBIDDEN', 'not allowed: %s', 403),
   BAD_REQUEST: createError('GW_ERR_BAD_REQUEST', '%s', 400),
+  UNSUPPORTED_MEDIA_TYPE: createError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', '%s', 415),
   TOO_MANY_RECORDS: createError('GW_ERR_TOO_MANY_RECORDS', 'request holds %d records, the limit is %d', 413),
   NOT_READY: createError('GW_ERR_NOT_READY', 'not ready: %s', 503),
   BUS_UNAVAILABLE: createError('GW_ERR_BUS_UNAVAILABLE', 'Kafka unavailable: %s', 503),
