@@ -80,9 +80,14 @@ export class EventLog implements EventAppender {
     return this.seq;
   }
 
-  /** Restores the sequence and the dedup index from what the store already holds. */
+  /**
+   * Restores the sequence and the dedup index from what the store already holds. The sequence
+   * never goes back below a checkpoint: the raw tables drop rows by event time (TTL), so the
+   * newest accepted event may be gone from them (one dated months ago), and a processor that
+   * checkpointed its seq would skip the next event given that number again.
+   */
   async init(now = Date.now()): Promise<void> {
-    const union = Object.values(SOURCE_TABLES)
+    const union = [...Object.values(SOURCE_TABLES), 'checkpoints', 'checkpoint_deltas']
       .map((t) => `SELECT max(seq) AS s FROM ${t}`)
       .join(' UNION ALL ');
     const rows = await this.store.query<{ s: string }>(`SELECT max(s) AS s FROM (${union})`);
