@@ -23,15 +23,22 @@ export function createHttpServer(opts: {
     genReqId: () => randomUUID(),
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // A field a schema does not know is an error naming it, not silently dropped (Fastify's
+    // default): a silence sent with `startAt` for `startsAt` would otherwise start at once.
+    ajv: { customOptions: { removeAdditional: false } },
   });
 
   app.setErrorHandler((err: Error, req, reply) => {
     const status = httpStatusOf(err);
     if (status >= 500) req.log.error({ err }, 'request failed');
-    const retryAfter = status === 429 || status === 503 ? '1' : undefined;
-    if (retryAfter) void reply.header('retry-after', retryAfter);
-    const code = (err as { code?: string }).code ?? 'GW_ERR_INTERNAL';
-    const message = status >= 500 && !code.startsWith('GW_ERR_') ? 'internal error' : err.message;
+    // A route's own Retry-After (a login lockout's minutes) stands.
+    if ((status === 429 || status === 503) && !reply.hasHeader('retry-after'))
+      void reply.header('retry-after', '1');
+    const own = (err as { code?: string }).code;
+    // An error without one of our codes is a fault: its text (a stack-overflow message, a
+    // library's internals) is not for the client.
+    const message = status >= 500 && !own?.startsWith('GW_ERR_') ? 'internal error' : err.message;
+    const code = own ?? 'GW_ERR_INTERNAL';
     return reply.status(status).send({ error: code, message, statusCode: status, requestId: req.id });
   });
   app.setNotFoundHandler((req, reply) =>

@@ -83,6 +83,20 @@ describe('sign-in and sessions', () => {
     expect(me.actions).toEqual(['ack', 'assign', 'comment', 'escalate', 'resolve']);
   });
 
+  it('locks a user out after repeated failures, telling the client how long in Retry-After', async () => {
+    const attempt = () =>
+      fetch(`${url}/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'ghost-lockout', password: 'wrong-password' }),
+      });
+    let last = await attempt();
+    for (let i = 0; i < 10 && last.status !== 429; i++) last = await attempt();
+    expect(last.status).toBe(429);
+    // The lockout's own minutes, not the error handler's generic one second.
+    expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(60);
+  });
+
   it('validates the login body, naming the field', async () => {
     const r = await call(url, undefined, 'POST', '/v1/auth/login', { username: 'admin' });
     expect(r.status).toBe(400);
@@ -182,6 +196,26 @@ describe('jurisdiction', () => {
     expect(ok).toMatchObject({ status: 201, body: { author: 'commander-a', state: 'active' } });
     const listed = await call(url, cookies['officer-b'], 'GET', '/v1/silences');
     expect((listed.body.silences as { id: string }[]).map((x) => x.id)).not.toContain(ok.body.id);
+    // A mistyped field is an error naming it: dropped, `startAt` made the silence start at once.
+    const later = new Date(Date.now() + 3 * 3_600_000).toISOString();
+    const typo = await call(url, cookies['commander-a'], 'POST', '/v1/silences', {
+      matchers: [fp, within],
+      comment: '今晚计划检修',
+      startAt: later,
+      endsAt: new Date(Date.now() + 4 * 3_600_000).toISOString(),
+    });
+    expect(typo.status).toBe(400);
+    expect(String(typo.body.message)).toMatch(/startAt/);
+  });
+
+  it('answers 400, not a store error, for a KPI bound the store cannot hold; unknown query fields are errors', async () => {
+    const far = await call(url, cookies.commander, 'GET', '/v1/kpis?since=9007199254740991');
+    expect(far.status).toBe(400);
+    expect(String(far.body.message)).toMatch(/since/);
+    expect(
+      (await call(url, cookies.commander, 'GET', `/v1/kpis?since=${Date.UTC(2299, 11, 31)}`)).status,
+    ).toBe(200);
+    expect((await call(url, cookies.commander, 'GET', '/v1/kpis?bogus=1')).status).toBe(400);
   });
 
   it('escalates by hand one level up with a note; a note is required', async () => {

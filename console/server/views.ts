@@ -62,7 +62,14 @@ export async function viewRoutes(app: FastifyInstance, d: ViewDeps): Promise<voi
         querystring: T.Object(
           {
             area: T.Optional(T.String({ minLength: 1, maxLength: 64 })),
-            since: T.Optional(T.Integer({ minimum: 0, description: 'epoch ms; default: 24 h ago' })),
+            // Up to the end of 2299, the last instant ClickHouse's DateTime64 holds.
+            since: T.Optional(
+              T.Integer({
+                minimum: 0,
+                maximum: 10_413_791_999_999,
+                description: 'epoch ms; default: 24 h ago',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
