@@ -1,22 +1,26 @@
 // `gridwatch replay FILE`: a recorded NDJSON stream through the same validation, durable log
 // and window engine as live ingest, at full speed or paced by event time at a chosen speed-up.
-import { createReadStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import { loadOrgTree } from '../config/org-loader.ts';
 import { SOURCES, type SourceName } from '../config/schema.ts';
+import { deadLetterRow } from '../ingest/dead-letters.ts';
 import { EventLog, type LogItem } from '../ingest/event-log.ts';
 import { ADAPTERS, validationContext } from '../ingest/sources.ts';
 import { InProcessBus } from '../platform/bus.ts';
 import { durationMs } from '../platform/duration.ts';
 import { createLogger } from '../platform/logger.ts';
 import { Metrics } from '../platform/metrics.ts';
-import { Store } from '../platform/store/store.ts';
+import { type Row, Store } from '../platform/store/store.ts';
 import { WindowRunner } from '../processors/window-runner.ts';
 
 const BATCH = 5000;
+/** Refused lines printed to stderr; the rest are in dead_letters under the run's request id. */
+const SHOWN = 20;
 
 const speedArg = (v: string) => {
   const n = Number(v);
@@ -51,6 +55,10 @@ export function replayCommand(program: Command, fail: (e: unknown) => never): vo
         o: { config?: string; dataDir?: string; source?: SourceName; speed?: number; close: boolean },
       ) => {
         try {
+          // Before the store is opened (and created): a wrong path is the whole answer.
+          const st = statSync(file, { throwIfNoEntry: false });
+          if (!st) throw new Error(`${file}: no such file`);
+          if (!st.isFile()) throw new Error(`${file}: not a regular file`);
           const config = loadConfig({
             file: o.config ?? process.env.GRIDWATCH_CONFIG,
             overrides: o.dataDir ? { dataDir: o.dataDir } : {},
@@ -77,6 +85,37 @@ export function replayCommand(program: Command, fail: (e: unknown) => never): vo
 
           const counts = { lines: 0, accepted: 0, duplicates: 0, rejected: 0 };
           const reasons = new Map<string, number>();
+          // Each refused line as a dead letter (line number, field, reason, the line itself), as
+          // live ingest keeps them: an investigation needs to know which records were left out.
+          const requestId = `replay-${randomUUID()}`;
+          let dead: Row[] = [];
+          let lineNo = 0;
+          const refuse = async (
+            source: SourceName | 'unknown',
+            field: string,
+            code: string,
+            reason: string,
+            raw: string,
+          ) => {
+            counts.rejected++;
+            reasons.set(code, (reasons.get(code) ?? 0) + 1);
+            if (counts.rejected <= SHOWN)
+              process.stderr.write(`line ${lineNo}: ${field}: ${reason} (${code})\n`);
+            dead.push(
+              deadLetterRow(
+                source,
+                requestId,
+                'replay',
+                { index: lineNo, field, code, reason },
+                raw,
+                Date.now(),
+              ),
+            );
+            if (dead.length >= BATCH) {
+              await store.insert('dead_letters', dead);
+              dead = [];
+            }
+          };
           const pending: Record<SourceName, LogItem[]> = { sensor: [], video: [], hotline: [] };
           const flush = async (source: SourceName) => {
             const items = pending[source];
@@ -93,6 +132,7 @@ export function replayCommand(program: Command, fail: (e: unknown) => never): vo
             crlfDelay: Number.POSITIVE_INFINITY,
           });
           for await (const line of lines) {
+            lineNo++;
             if (line.trim() === '') continue;
             counts.lines++;
             let source = o.source;
@@ -103,21 +143,19 @@ export function replayCommand(program: Command, fail: (e: unknown) => never): vo
                 source = v.source;
                 record = v.record;
               } else record = v;
-            } catch {
-              reasons.set('invalid_json', (reasons.get('invalid_json') ?? 0) + 1);
-              counts.rejected++;
+            } catch (e) {
+              await refuse(o.source ?? 'unknown', '(record)', 'invalid_json', (e as Error).message, line);
               continue;
             }
             if (source === undefined || !SOURCES.includes(source)) {
-              reasons.set('unknown_source', (reasons.get('unknown_source') ?? 0) + 1);
-              counts.rejected++;
+              const reason = `${JSON.stringify(source) ?? 'missing'}: expected one of ${SOURCES.join(', ')}`;
+              await refuse('unknown', 'source', 'unknown_source', reason, line);
               continue;
             }
             if (counts.lines % 1000 === 0) ctx = validationContext(org, config, Date.now());
             const r = ADAPTERS[source].normalise(record, ctx);
             if (!r.ok) {
-              reasons.set(r.code, (reasons.get(r.code) ?? 0) + 1);
-              counts.rejected++;
+              await refuse(source, r.field, r.code, r.reason, line);
               continue;
             }
             if (o.speed) {
@@ -132,6 +170,7 @@ export function replayCommand(program: Command, fail: (e: unknown) => never): vo
             if (pending[source].length >= BATCH) await flush(source);
           }
           for (const s of SOURCES) await flush(s);
+          await store.insert('dead_letters', dead);
           await eventLog.flushPending();
           await bus.idle();
           if (o.close) await windows.closeAll();
@@ -145,12 +184,20 @@ export function replayCommand(program: Command, fail: (e: unknown) => never): vo
             file,
             ...counts,
             rejectedBy: Object.fromEntries(reasons),
+            // dead_letters.request_id of this run's refused lines (record_index: the line number).
+            ...(counts.rejected > 0 ? { deadLetters: requestId } : {}),
             windowsStored: Number(stored[0]?.w ?? 0),
             seconds: Number(secs.toFixed(2)),
             eventsPerSec: Math.round(counts.accepted / secs),
             store: config.store.mode === 'embedded' ? `${config.dataDir}/clickhouse` : config.store.url,
           };
+          if (counts.rejected > SHOWN)
+            process.stderr.write(
+              `… and ${counts.rejected - SHOWN} more refused lines: dead_letters WHERE request_id = '${requestId}'\n`,
+            );
           process.stdout.write(`${JSON.stringify(summary)}\n`);
+          // A file of nothing but refused lines is not a replay: say so in the exit status.
+          if (counts.rejected > 0 && counts.accepted + counts.duplicates === 0) process.exitCode = 1;
         } catch (e) {
           fail(e);
         }

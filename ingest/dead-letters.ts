@@ -7,7 +7,7 @@ const MAX_RAW = 16 * 1024;
 
 /** A dead-letter row: the raw record (masked, bounded) and the precise reason it was refused. */
 export function deadLetterRow(
-  source: SourceName,
+  source: SourceName | 'unknown',
   requestId: string,
   keyName: string,
   err: RecordError,

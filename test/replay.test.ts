@@ -1,6 +1,6 @@
 // `gridwatch replay`: a recorded stream through the real engine into a real store, idempotently.
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -24,7 +24,7 @@ describe('gridwatch replay', () => {
   const dataDir = join(dir.path, 'data');
   const file = join(dir.path, 'city.ndjson');
 
-  it('pushes a recorded stream through the engine, closes its windows, and is idempotent', () => {
+  it('pushes a recorded stream through the engine, closes its windows, and is idempotent', async () => {
     writeFileSync(
       config,
       stringify({ log: { level: 'warn' }, org: { demo: SMALL_CITY }, simulator: { seed: 11 } }),
@@ -49,7 +49,15 @@ describe('gridwatch replay', () => {
       { flag: 'a' },
     );
 
-    const first = JSON.parse(gridwatch('replay', file, '--config', config, '--data-dir', dataDir));
+    const run = spawnSync(
+      process.execPath,
+      ['bin/gridwatch.mjs', 'replay', file, '--config', config, '--data-dir', dataDir],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(run.status).toBe(0);
+    const first = JSON.parse(run.stdout);
     expect(first).toMatchObject({
       lines: n + 2,
       accepted: n,
@@ -58,9 +66,53 @@ describe('gridwatch replay', () => {
       rejectedBy: { invalid_json: 1, unknown_device: 1 },
     });
     expect(first.windowsStored).toBeGreaterThan(0);
+    // Each refused line by its number, field and reason, on stderr and in the dead letters.
+    expect(run.stderr).toContain(`line ${n + 1}: (record): `);
+    expect(run.stderr).toContain(
+      `line ${n + 2}: device: "S-ghost" is not a registered device (unknown_device)`,
+    );
+    const store = await Store.open(
+      validateConfig({ dataDir, log: { level: 'silent' } }),
+      createLogger({ level: 'silent' }),
+      new Metrics({ defaultMetrics: false }),
+    );
+    try {
+      const dl = await store.query<{ record_index: number; field: string; code: string; raw: string }>(
+        'SELECT record_index, field, code, raw FROM dead_letters WHERE request_id = {r:String} ORDER BY record_index',
+        { r: first.deadLetters },
+      );
+      expect(dl.map((d) => [Number(d.record_index), d.field, d.code])).toEqual([
+        [n + 1, '(record)', 'invalid_json'],
+        [n + 2, 'device', 'unknown_device'],
+      ]);
+      expect(dl[0]!.raw).toBe('not json');
+    } finally {
+      await store.close();
+    }
 
     const again = JSON.parse(gridwatch('replay', file, '--config', config, '--data-dir', dataDir));
     expect(again).toMatchObject({ accepted: 0, duplicates: n, windowsStored: first.windowsStored });
+
+    // Nothing but refused lines is a failed replay; a path that is no file fails before any store.
+    const junk = join(dir.path, 'junk.ndjson');
+    writeFileSync(junk, 'garbage\n{"source":"radar","record":{}}\n');
+    const bad = spawnSync(
+      process.execPath,
+      ['bin/gridwatch.mjs', 'replay', junk, '--config', config, '--data-dir', dataDir],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('line 2: source: "radar": expected one of');
+    const missing = spawnSync(
+      process.execPath,
+      ['bin/gridwatch.mjs', 'replay', join(dir.path, 'nope.ndjson'), '--data-dir', join(dir.path, 'never')],
+      { encoding: 'utf8' },
+    );
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/nope\.ndjson: no such file/);
+    expect(existsSync(join(dir.path, 'never'))).toBe(false);
   });
 
   it('stores final windows that count every replayed sensor event exactly once', async () => {
