@@ -52,19 +52,39 @@ export async function performAction(
   if (!p.permissions.has(req.action))
     throw new GwErrors.FORBIDDEN(`${p.kind} "${p.name}" may not ${req.action}`);
   const a = desk.get(req.id);
-  if (!a) throw new AlertingErrors.ALERT_NOT_FOUND(req.id);
+  if (!a) throw await notOpen(desk, org, p, req.id);
   if (!withinJurisdiction(org, a.area, p))
     throw new AlertingErrors.OUT_OF_JURISDICTION(a.id, p.area ?? 'city');
-  switch (req.action) {
-    case 'ack':
-      return desk.acknowledge(req.id, p.name, req.note ?? '');
-    case 'assign':
-      return desk.assign(req.id, p.name, req.department, req.note ?? '');
-    case 'comment':
-      return desk.comment(req.id, p.name, req.text);
-    case 'escalate':
-      return desk.escalate(req.id, p.name, req.note);
-    case 'resolve':
-      return desk.resolve(req.id, p.name, req.feedback);
+  try {
+    switch (req.action) {
+      case 'ack':
+        return await desk.acknowledge(req.id, p.name, req.note ?? '');
+      case 'assign':
+        return await desk.assign(req.id, p.name, req.department, req.note ?? '');
+      case 'comment':
+        return await desk.comment(req.id, p.name, req.text);
+      case 'escalate':
+        return await desk.escalate(req.id, p.name, req.note);
+      case 'resolve':
+        return await desk.resolve(req.id, p.name, req.feedback);
+    }
+  } catch (e) {
+    // Resolved by someone else while this action waited its turn.
+    if ((e as { code?: string }).code === 'GW_ERR_ALERT_NOT_FOUND') throw await notOpen(desk, org, p, req.id);
+    throw e;
   }
+}
+
+/**
+ * Why an alert that is not open cannot be acted on: a resolved one (the detail route still shows
+ * it) is a conflict naming who resolved it, so the second of two officers learns it was closed,
+ * not that it never existed.
+ */
+async function notOpen(desk: AlertDesk, org: OrgTree, p: Principal, id: string): Promise<Error> {
+  const closed = await desk.alertLog.snapshot(id);
+  if (!closed) return new AlertingErrors.ALERT_NOT_FOUND(id);
+  if (!withinJurisdiction(org, closed.area, p))
+    return new AlertingErrors.OUT_OF_JURISDICTION(id, p.area ?? 'city');
+  const by = closed.resolvedBy ? ` by ${closed.resolvedBy}` : '';
+  return new AlertingErrors.ILLEGAL_TRANSITION(id, `it is already ${closed.state}${by}`);
 }

@@ -218,6 +218,28 @@ describe('jurisdiction', () => {
     expect((await call(url, cookies.commander, 'GET', '/v1/kpis?bogus=1')).status).toBe(400);
   });
 
+  it('tells the second of two officers resolving one alert that it is resolved (409), not that it does not exist', async () => {
+    const a = await redGasIn('d02', 3);
+    const [x, y] = await Promise.all([
+      call(url, cookies['officer-b'], 'POST', `/v1/alerts/${a.id}/resolve`, { feedback: '已处置' }),
+      call(url, cookies.commander, 'POST', `/v1/alerts/${a.id}/resolve`, { feedback: '已处置完毕' }),
+    ]);
+    expect([x.status, y.status].sort()).toEqual([200, 409]);
+    const winner = x.status === 200 ? 'officer-b' : 'commander';
+    expect(String((x.status === 409 ? x : y).body.message)).toContain(`already resolved by ${winner}`);
+    const later = await call(url, cookies['officer-b'], 'POST', `/v1/alerts/${a.id}/comment`, {
+      text: '补充',
+    });
+    expect(later.status).toBe(409);
+    // Outside the jurisdiction a resolved alert is still refused as such, not described.
+    expect(
+      (await call(url, cookies['officer-a'], 'POST', `/v1/alerts/${a.id}/comment`, { text: 'x' })).status,
+    ).toBe(403);
+    expect((await call(url, cookies['officer-b'], 'POST', '/v1/alerts/no-such-alert/ack', {})).status).toBe(
+      404,
+    );
+  });
+
   it('escalates by hand one level up with a note; a note is required', async () => {
     const a = await redGasIn('d01', 1, 60, 'yellow'); // yellow reaches the community: room to go up
     const none = await call(url, cookies['officer-a'], 'POST', `/v1/alerts/${a.id}/escalate`, { note: '' });
