@@ -1,4 +1,5 @@
 // Scenario tests of the alert engine on simulated time, against a real embedded ClickHouse.
+import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../platform/logger.ts';
 import { Metrics } from '../platform/metrics.ts';
@@ -166,7 +167,10 @@ describe('lifecycle', () => {
   });
 
   it('acknowledge, assign, comment, resolve with feedback; illegal moves are refused', async () => {
-    sc = await startScenario(store, { rules: GAS, alerting: CONTACTS });
+    // A refused move is the officer's answer, not an engine fault: nothing is logged as an error.
+    const errors: string[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => errors.push(line) });
+    sc = await startScenario(store, { rules: GAS, alerting: CONTACTS, deps: { log } });
     await sc.events({ value: 700, device: 'S-1' });
     const id = sc.transitions.at(-1)!.alertId;
     await expect(sc.engine.resolve(id, 'officer-1', '   ')).rejects.toMatchObject({
@@ -190,6 +194,8 @@ describe('lifecycle', () => {
     await expect(sc.engine.comment(id, 'x', 'late')).rejects.toMatchObject({
       code: 'GW_ERR_ALERT_NOT_FOUND',
     });
+    await sc.settle();
+    expect(errors).toEqual([]);
     expect(sc.transitions.map((t) => [t.type, t.actor])).toEqual([
       ['pending', 'engine'],
       ['firing', 'engine'],

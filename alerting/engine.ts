@@ -332,6 +332,9 @@ export class AlertEngine implements AlertDesk {
   private serial<T>(f: () => Promise<T>): Promise<T> {
     const p = this.queue.then(f);
     this.queue = p.catch((err) => {
+      // A refused officer action (4xx) is answered to the caller; only faults are errors here.
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status !== undefined && status < 500) return;
       if (!this.stopped) this.d.log.error({ err }, 'alerting: step failed');
     });
     return p;
