@@ -12,6 +12,8 @@ describe('maskPersonalData: mobile numbers', () => {
     ['+86-138-1234-5678', '138****5678'],
     ['86 13812345678', '138****5678'],
     ['(+86)13912345678', '(+86)139****5678'],
+    ['138.1234.5678', '138****5678'],
+    ['电话１３８１２３４５６７８', '电话138****5678'], // full-width digits
   ])('%s → %s', (input, expected) => {
     expect(maskPersonalData(input)).toBe(expected);
   });
@@ -37,10 +39,18 @@ describe('maskPersonalData: ID-card numbers', () => {
     expect(maskPersonalData('身份证号：44030619851231002x。')).toBe('身份证号：440306********002x。');
   });
 
-  it('does not mask 17 or 19 digits, or 18 digits glued to letters', () => {
+  it('does not mask 17 or 19 digits', () => {
     expect(maskPersonalData('11010119900307123')).toBe('11010119900307123');
     expect(maskPersonalData('1101011990030712345')).toBe('1101011990030712345');
-    expect(maskPersonalData('A110101199003071234')).toBe('A110101199003071234');
+  });
+
+  it.each([
+    ['ID110101199003078515', 'ID110101********8515'], // right after a label
+    ['110101 19900307 8515', '110101********8515'], // in groups
+    ['110101-19900307-8515', '110101********8515'],
+    ['旧身份证110101900307851', '旧身份证110101******851'], // first generation, 15 digits
+  ])('masks %s → %s', (input, expected) => {
+    expect(maskPersonalData(input)).toBe(expected);
   });
 });
 

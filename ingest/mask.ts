@@ -1,9 +1,16 @@
 // Personal data is masked before anything stores or logs it: phone numbers keep their first
 // three and last four digits, ID-card numbers their region code and last four.
-const MOBILE = /(?<!\d)(?:\+?86[-\s]?)?(1[3-9]\d)[-\s]?(\d{4})[-\s]?(\d{4})(?!\d)/g;
-const ID_CARD = /(?<![\dA-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![\dA-Za-z])/g;
-// Area code optionally in parentheses; groups separated by a dash or a space, or not at all.
-const LANDLINE = /(?<![\d(])\(?(0\d{2,3})\)?[-\s]?(\d{3,4})[-\s]?(\d{4})(?!\d)/g;
+// Groups may be separated by a dash, a space or a dot, or not at all.
+const MOBILE = /(?<!\d)(?:\+?86[-\s.]?)?(1[3-9]\d)[-\s.]?(\d{4})[-\s.]?(\d{4})(?!\d)/g;
+// 18 digits (region, birth date, sequence + check), also written in groups and right after a
+// label ("ID110101…"): over-masking a code is cheaper than leaking a citizen's number.
+const ID_CARD = /(?<!\d)(\d{6})[-\s]?(\d{8})[-\s]?(\d{3}[\dXx])(?![\dXx])/g;
+// The first-generation card: 15 digits (region, yymmdd, sequence).
+const ID_CARD_15 = /(?<!\d)(\d{6})(\d{6})(\d{3})(?!\d)/g;
+// Area code optionally in parentheses.
+const LANDLINE = /(?<![\d(])\(?(0\d{2,3})\)?[-\s.]?(\d{3,4})[-\s.]?(\d{4})(?!\d)/g;
+// Full-width digits (０–９), as Chinese input methods type them.
+const FULL_WIDTH_DIGIT = /[\uFF10-\uFF19]/g;
 
 export function maskPhone(phone: string): string {
   const digits = phone.replace(/\D/g, '');
@@ -15,11 +22,15 @@ export function maskPhone(phone: string): string {
 
 /** Masks phone and ID-card numbers found anywhere in free text. */
 export function maskPersonalData(text: string): string {
+  // Read as ASCII digits (the stored text then has them too): a number typed in full width is
+  // the same number.
   return text
+    .replace(FULL_WIDTH_DIGIT, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0))
     .replace(
       ID_CARD,
       (_, region: string, _birth: string, tail: string) => `${region}********${tail.slice(-4)}`,
     )
+    .replace(ID_CARD_15, (_, region: string, _birth: string, tail: string) => `${region}******${tail}`)
     .replace(MOBILE, (_, a: string, _b: string, c: string) => `${a}****${c}`)
     .replace(
       LANDLINE,
