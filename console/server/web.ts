@@ -19,6 +19,12 @@ const CSP = [
   "form-action 'self'",
 ].join('; ');
 
+const PAGE_HEADERS: [string, string][] = [
+  ['content-security-policy', CSP],
+  ['x-frame-options', 'DENY'],
+  ['referrer-policy', 'no-referrer'],
+];
+
 export async function webRoutes(app: FastifyInstance, opts: { root?: string } = {}): Promise<void> {
   await app.register(fastifyStatic, {
     root: opts.root ?? WEB_DIST,
@@ -26,16 +32,17 @@ export async function webRoutes(app: FastifyInstance, opts: { root?: string } = 
     wildcard: false,
     maxAge: '365d',
     immutable: true,
+    // Every file gets the page's headers too: /index.html itself is a static file, and the SPA
+    // loaded through it was served without the policy.
     setHeaders: (res, path) => {
       res.header('x-content-type-options', 'nosniff');
+      for (const [k, v] of PAGE_HEADERS) res.header(k, v);
       if (!path.includes('/assets/')) res.header('cache-control', 'no-cache');
     },
   });
   const page = async (_req: unknown, reply: FastifyReply) =>
     reply
-      .header('content-security-policy', CSP)
-      .header('x-frame-options', 'DENY')
-      .header('referrer-policy', 'no-referrer')
+      .headers(Object.fromEntries(PAGE_HEADERS))
       .header('cache-control', 'no-cache')
       .sendFile('index.html');
   for (const r of SPA_ROUTES) app.get(r, page);
