@@ -118,6 +118,8 @@ export async function authRoutes(app: FastifyInstance, d: AuthRoutesDeps): Promi
     '/v1/auth/login',
     { schema: { body: LoginBody }, bodyLimit: 4096 },
     async (req, reply) => {
+      // A page on another site must not sign a browser in (login CSRF) or out.
+      if (!sameOrigin(req)) throw new GwErrors.FORBIDDEN('a login from another site');
       const { username, password } = req.body;
       const name = username.toLowerCase();
       await refuse(reply, name, req.ip);
@@ -141,6 +143,7 @@ export async function authRoutes(app: FastifyInstance, d: AuthRoutesDeps): Promi
   );
 
   app.post('/v1/auth/logout', async (req, reply) => {
+    if (!sameOrigin(req)) throw new GwErrors.FORBIDDEN('a logout from another site');
     const login = await loginOf(req.headers.cookie, d.accounts, d.sessions);
     if (login?.principal.sessionId) {
       await d.sessions.destroy(login.principal.sessionId);

@@ -122,6 +122,22 @@ describe('sign-in and sessions', () => {
       body: '{}',
     });
     expect(res.status).toBe(401);
+    // Nor may another site sign a browser out or in.
+    const evil = (path: string, body: unknown, cookie?: string) =>
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: {
+          ...(cookie ? { cookie } : {}),
+          origin: 'https://evil.example',
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify(body),
+      });
+    expect((await evil('/v1/auth/logout', {}, cookies.admin)).status).toBe(403);
+    expect((await call(url, cookies.admin, 'GET', '/v1/auth/me')).status).toBe(200);
+    expect((await evil('/v1/auth/login', { username: 'viewer', password: 'whatever-it-is' })).status).toBe(
+      403,
+    );
   });
 });
 
