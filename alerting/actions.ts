@@ -1,6 +1,6 @@
 // Officers' actions on an alert, in one place for every way in (HTTP routes, console socket):
 // the permission is checked, then the jurisdiction, then the lifecycle decides if the move is legal.
-import { type Static, Type as T } from '@sinclair/typebox';
+import { type Static, Type as T, type TSchema } from '@sinclair/typebox';
 import type { OrgTree } from '../config/org-tree.ts';
 import type { Principal } from '../platform/access.ts';
 import { GwErrors } from '../platform/errors.ts';
@@ -26,14 +26,18 @@ export const ACTION_BODIES = {
 
 export type ActionName = keyof typeof ACTION_BODIES;
 
-/** One action as the socket carries it: the body plus `id` and `action`. */
-export const AlertActionSchema = T.Union(
-  (Object.keys(ACTION_BODIES) as ActionName[]).map((name) =>
+/** Each action as the socket carries it: the body plus `id` and `action`. */
+export const ALERT_ACTION_SCHEMAS = Object.fromEntries(
+  (Object.keys(ACTION_BODIES) as ActionName[]).map((name) => [
+    name,
     T.Composite([T.Object({ id: AlertId, action: T.Literal(name) }), ACTION_BODIES[name]], {
       additionalProperties: false,
     }),
-  ),
-);
+  ]),
+) as unknown as Record<ActionName, TSchema>;
+
+/** One action as the socket carries it, whichever it is. */
+export const AlertActionSchema = T.Union(Object.values(ALERT_ACTION_SCHEMAS));
 
 export type AlertAction = {
   [K in ActionName]: { id: string; action: K } & Static<(typeof ACTION_BODIES)[K]>;

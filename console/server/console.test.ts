@@ -321,6 +321,18 @@ describe('live socket', () => {
       sc.changes.some((c) => c.alert.id === a.id && c.type === 'acknowledged' && c.actor === 'officer-a'),
     );
     expect(await act(sa, { id: a.id, action: 'ack' })).toMatchObject({ ok: false, statusCode: 409 });
+    // A malformed action names what is wrong with it.
+    const bad = (req: unknown) => act(sa, req as Parameters<ClientAct>[0]);
+    expect(await bad({ id: a.id, action: 'comment', text: 'x', extra: 1 })).toMatchObject({
+      statusCode: 400,
+      message: 'extra: not a field of a comment action',
+    });
+    expect(await bad({ id: a.id, action: 'nuke' })).toMatchObject({
+      statusCode: 400,
+      message: 'action: expected one of ack, assign, comment, escalate, resolve',
+    });
+    expect(await bad({ id: a.id, action: 'comment' })).toMatchObject({ statusCode: 400, message: /^text: / });
+    expect(await bad('hello')).toMatchObject({ statusCode: 400, message: 'request: expected an object' });
     // Cursors arrive strictly increasing on each socket.
     for (const s of [sa, sb, sc]) {
       const cs = s.changes.map((c) => c.cursor);

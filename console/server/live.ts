@@ -10,8 +10,14 @@
 // So it receives each missed change once, in order, and then the live stream without a gap.
 import type { Server as HttpServer } from 'node:http';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ValueErrorType } from '@sinclair/typebox/errors';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
-import { type AlertAction, AlertActionSchema, performAction } from '../../alerting/actions.ts';
+import {
+  ALERT_ACTION_SCHEMAS,
+  type AlertAction,
+  AlertActionSchema,
+  performAction,
+} from '../../alerting/actions.ts';
 import type { AlertDesk } from '../../alerting/desk.ts';
 import { ALERTS_TOPIC, type AlertTransition } from '../../alerting/model.ts';
 import type { OrgTree } from '../../config/org-tree.ts';
@@ -53,6 +59,24 @@ const REPLAYING = 'replaying';
 /** Changes kept in memory for replays: minutes of a busy night, a few MB. */
 const RING_SIZE = 20_000;
 const actionCheck = TypeCompiler.Compile(AlertActionSchema);
+/** Per action, so that an error names the field instead of "Expected union value". */
+const actionChecks = new Map(
+  Object.entries(ALERT_ACTION_SCHEMAS).map(([name, schema]) => [name, TypeCompiler.Compile(schema)]),
+);
+
+/** The first thing wrong with a socket action, as "field: reason". */
+function actionError(req: unknown): string {
+  if (typeof req !== 'object' || req === null || Array.isArray(req)) return 'request: expected an object';
+  const action = (req as { action?: unknown }).action;
+  const check = typeof action === 'string' ? actionChecks.get(action) : undefined;
+  if (!check) return `action: expected one of ${[...actionChecks.keys()].join(', ')}`;
+  const first = check.Errors(req).First();
+  if (!first) return 'request: invalid';
+  const field = first.path.slice(1).replaceAll('/', '.') || 'request';
+  return first.type === ValueErrorType.ObjectAdditionalProperties
+    ? `${field}: not a field of a ${action} action`
+    : `${field}: ${first.message.toLowerCase()}`;
+}
 
 const changeOf = (t: AlertTransition): AlertChange => ({
   cursor: t.cursor,
@@ -245,13 +269,8 @@ export class LiveConsole {
     if (typeof done !== 'function') return;
     const fail = (e: ApiError) => done({ ok: false, ...e });
     if (!actionCheck.Check(req)) {
-      const first = actionCheck.Errors(req).First();
       this.d.metrics.consoleActions.inc({ action: 'invalid', outcome: 'rejected' });
-      return fail({
-        error: 'GW_ERR_BAD_REQUEST',
-        message: `${first?.path || 'request'}: ${first?.message ?? 'invalid'}`,
-        statusCode: 400,
-      });
+      return fail({ error: 'GW_ERR_BAD_REQUEST', message: actionError(req), statusCode: 400 });
     }
     const action = req as AlertAction;
     try {
