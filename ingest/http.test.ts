@@ -1,4 +1,5 @@
 // Integration: real HTTP into a real embedded store (chDB).
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, post, startTestGridwatch, TEST_KEYS, waitFor } from '../test/harness.ts';
@@ -202,10 +203,24 @@ describe('ingest API', () => {
     expect(dl[0]!.raw).toContain('"id":"x\\ud800"');
   });
 
-  it('answers 415 for a text/plain body rather than reading it as records', async () => {
+  it('answers 415 for a text/plain or compressed body rather than reading it as records, and counts them', async () => {
     const r = await post(url('/v1/ingest/sensor'), TEST_KEYS.sensor, '{}', 'text/plain');
     expect(r.status).toBe(415);
     expect(r.body.error).toBe('GW_ERR_UNSUPPORTED_MEDIA_TYPE');
+    const gz = await fetch(url('/v1/ingest/sensor'), {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${TEST_KEYS.sensor}`,
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      },
+      body: gzipSync('{}'),
+    });
+    expect(gz.status).toBe(415);
+    expect(((await gz.json()) as { message: string }).message).toMatch(/content-encoding gzip/);
+    // Refused whole, they hold no record to count: the request counter has them.
+    const metrics = await (await fetch(url('/metrics'))).text();
+    expect(metrics).toMatch(/gridwatch_ingest_requests_total\{source="sensor",status="415"\} [2-9]/);
   });
 
   it("takes NDJSON, where a broken line is that record's error only", async () => {

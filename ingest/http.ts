@@ -67,6 +67,15 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
         if (!p.scopes.has(`ingest:${source}`))
           throw new GwErrors.FORBIDDEN(`key "${p.name}" may not ingest ${source} records`);
         req.ingestKey = p;
+        // Not decompressed here: a gzip body would otherwise read as broken JSON.
+        const encoding = req.headers['content-encoding'];
+        if (encoding !== undefined && encoding !== 'identity')
+          throw new GwErrors.UNSUPPORTED_MEDIA_TYPE(
+            `content-encoding ${encoding}: send the body uncompressed`,
+          );
+      },
+      onResponse: async (_req, reply) => {
+        metrics.ingestRequests.inc({ source, status: String(reply.statusCode) });
       },
       handler: async (req, reply) => {
         const result = await ingest(source, req, deps);

@@ -35,6 +35,12 @@ export class Metrics {
     labelNames: ['source'] as const,
     registers: [this.registry],
   });
+  readonly ingestRequests = new Counter({
+    name: 'gridwatch_ingest_requests_total',
+    help: 'Ingest requests answered, per source and HTTP status: a body refused whole (400, 413, 415) holds no record the event counters could count',
+    labelNames: ['source', 'status'] as const,
+    registers: [this.registry],
+  });
   readonly ingestBackpressure = new Counter({
     name: 'gridwatch_ingest_backpressure_total',
     help: 'Requests answered 429 because the log or the processors are behind',
