@@ -231,6 +231,17 @@ describe('domain checks', () => {
   const metric = [...sensor.metrics!][0]!;
   const base = { device: sensor.id, metric, value: config.sensors.metrics[metric]!.min, ts: NOW };
 
+  it('refuses a number JSON reads as infinite as out of range, not as a wrong type', () => {
+    const record = JSON.parse(
+      `{"device":${JSON.stringify(sensor.id)},"metric":"${metric}","value":1e309,"ts":${NOW}}`,
+    );
+    expect(ADAPTERS.sensor.normalise(record, ctx)).toMatchObject({
+      field: 'value',
+      code: 'out_of_range',
+      reason: 'must be a finite number',
+    });
+  });
+
   it('refuses unknown devices, cameras posing as sensors, wrong units and implausible values', () => {
     expect(ADAPTERS.sensor.normalise({ ...base, device: 'S-nope' }, ctx)).toMatchObject({
       field: 'device',

@@ -141,6 +141,9 @@ function schemaError<T extends TSchema>(check: TypeCheck<T>, record: unknown): N
       .split('/')
       .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'))
       .join('.') || '(record)';
+  // JSON reads 1e309 as Infinity: a number, just not one a reading can be.
+  if (typeof err.value === 'number' && !Number.isFinite(err.value))
+    return fail(field, 'out_of_range', 'must be a finite number');
   switch (err.type) {
     case ValueErrorType.ObjectRequiredProperty:
       return fail(field, 'missing_field', 'required');
