@@ -14,6 +14,7 @@ describe('maskPersonalData: mobile numbers', () => {
     ['(+86)13912345678', '(+86)139****5678'],
     ['138.1234.5678', '138****5678'],
     ['电话１３８１２３４５６７８', '电话138****5678'], // full-width digits
+    ['１３９－１２３４－５６７８', '139****5678'],
   ])('%s → %s', (input, expected) => {
     expect(maskPersonalData(input)).toBe(expected);
   });
@@ -39,7 +40,9 @@ describe('maskPersonalData: ID-card numbers', () => {
     expect(maskPersonalData('身份证号：44030619851231002x。')).toBe('身份证号：440306********002x。');
   });
 
-  it('does not mask 17 or 19 digits', () => {
+  it('does not mask 17 or 19 digits, 15 digits without a birth date (an IMEI), or a decimal', () => {
+    expect(maskPersonalData('IMEI 863456789012345')).toBe('IMEI 863456789012345');
+    expect(maskPersonalData('经度130.12345678')).toBe('经度130.12345678');
     expect(maskPersonalData('11010119900307123')).toBe('11010119900307123');
     expect(maskPersonalData('1101011990030712345')).toBe('1101011990030712345');
   });
@@ -49,6 +52,7 @@ describe('maskPersonalData: ID-card numbers', () => {
     ['110101 19900307 8515', '110101********8515'], // in groups
     ['110101-19900307-8515', '110101********8515'],
     ['旧身份证110101900307851', '旧身份证110101******851'], // first generation, 15 digits
+    ['１１０１０１１９９００１０１１２３Ｘ', '110101********123X'], // full width, X included
   ])('masks %s → %s', (input, expected) => {
     expect(maskPersonalData(input)).toBe(expected);
   });
