@@ -58,7 +58,7 @@ export function replayCommand(program: Command, fail: (e: unknown) => never): vo
           // Before the store is opened (and created): a wrong path is the whole answer.
           const st = statSync(file, { throwIfNoEntry: false });
           if (!st) throw new Error(`${file}: no such file`);
-          if (!st.isFile()) throw new Error(`${file}: not a regular file`);
+          if (st.isDirectory()) throw new Error(`${file}: a directory, not a file`); // pipes are fine
           const config = loadConfig({
             file: o.config ?? process.env.GRIDWATCH_CONFIG,
             overrides: o.dataDir ? { dataDir: o.dataDir } : {},
@@ -99,18 +99,18 @@ export function replayCommand(program: Command, fail: (e: unknown) => never): vo
           ) => {
             counts.rejected++;
             reasons.set(code, (reasons.get(code) ?? 0) + 1);
-            if (counts.rejected <= SHOWN)
-              process.stderr.write(`line ${lineNo}: ${field}: ${reason} (${code})\n`);
-            dead.push(
-              deadLetterRow(
-                source,
-                requestId,
-                'replay',
-                { index: lineNo, field, code, reason },
-                raw,
-                Date.now(),
-              ),
+            const row = deadLetterRow(
+              source,
+              requestId,
+              'replay',
+              { index: lineNo, field, code, reason },
+              raw,
+              Date.now(),
             );
+            // The row's reason is masked (reasons quote the value refused): print that one.
+            if (counts.rejected <= SHOWN)
+              process.stderr.write(`line ${lineNo}: ${row.field}: ${row.reason} (${code})\n`);
+            dead.push(row);
             if (dead.length >= BATCH) {
               await store.insert('dead_letters', dead);
               dead = [];
