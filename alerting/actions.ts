@@ -89,6 +89,8 @@ async function notOpen(desk: AlertDesk, org: OrgTree, p: Principal, id: string):
   if (!closed) return new AlertingErrors.ALERT_NOT_FOUND(id);
   if (!withinJurisdiction(org, closed.area, p))
     return new AlertingErrors.OUT_OF_JURISDICTION(id, p.area ?? 'city');
+  // Its resolution may not be in the log yet (an action in that moment reads the state before).
+  if (closed.state !== 'resolved') return new AlertingErrors.ILLEGAL_TRANSITION(id, 'it is no longer open');
   const by = closed.resolvedBy ? ` by ${closed.resolvedBy}` : '';
-  return new AlertingErrors.ILLEGAL_TRANSITION(id, `it is already ${closed.state}${by}`);
+  return new AlertingErrors.ILLEGAL_TRANSITION(id, `it is already resolved${by}`);
 }

@@ -218,6 +218,19 @@ describe('ingest API', () => {
     });
     expect(gz.status).toBe(415);
     expect(((await gz.json()) as { message: string }).message).toMatch(/content-encoding gzip/);
+    // A coding that compresses nothing (a client's stray "utf-8", or "Identity") is not refused.
+    for (const coding of ['utf-8', 'Identity']) {
+      const plain = await fetch(url('/v1/ingest/sensor'), {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${TEST_KEYS.sensor}`,
+          'content-type': 'application/json',
+          'content-encoding': coding,
+        },
+        body: JSON.stringify({ device: sensorId, metric: sensorMetric, value: 1, ts: Date.now() }),
+      });
+      expect(plain.status, coding).toBe(200);
+    }
     // Refused whole, they hold no record to count: the request counter has them.
     const metrics = await (await fetch(url('/metrics'))).text();
     expect(metrics).toMatch(/gridwatch_ingest_requests_total\{source="sensor",status="415"\} [2-9]/);

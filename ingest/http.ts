@@ -41,6 +41,9 @@ declare module 'fastify' {
   }
 }
 
+/** Codings a body may arrive in that are not read here (others, such as a stray utf-8, are ignored). */
+const COMPRESSED = /\b(?:gzip|x-gzip|deflate|br|zstd|compress)\b/;
+
 export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Promise<void> {
   const { config, metrics } = deps;
   app.removeContentTypeParser(['application/json']);
@@ -68,8 +71,8 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
           throw new GwErrors.FORBIDDEN(`key "${p.name}" may not ingest ${source} records`);
         req.ingestKey = p;
         // Not decompressed here: a gzip body would otherwise read as broken JSON.
-        const encoding = req.headers['content-encoding'];
-        if (encoding !== undefined && encoding !== 'identity')
+        const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+        if (encoding && COMPRESSED.test(encoding))
           throw new GwErrors.UNSUPPORTED_MEDIA_TYPE(
             `content-encoding ${encoding}: send the body uncompressed`,
           );

@@ -28,8 +28,9 @@ export default defineConfig({
   },
   server: {
     proxy: {
-      '/v1': { target: api, changeOrigin: true },
-      '/socket.io': { target: api, changeOrigin: true, ws: true },
+      // Host passed through: the server compares it with the browser's Origin (same-site checks).
+      '/v1': { target: api, changeOrigin: false },
+      '/socket.io': { target: api, changeOrigin: false, ws: true },
     },
   },
 });
