@@ -1,7 +1,8 @@
 import type { SourceName } from '../config/schema.ts';
 import type { Row } from '../platform/store/store.ts';
+import { wellFormed } from '../platform/unicode.ts';
 import { maskPersonalData } from './mask.ts';
-import { type RecordError, wellFormed } from './sources.ts';
+import type { RecordError } from './sources.ts';
 
 const MAX_RAW = 16 * 1024;
 

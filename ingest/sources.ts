@@ -7,6 +7,7 @@ import { ValueErrorType } from '@sinclair/typebox/errors';
 import type { OrgNode, OrgTree } from '../config/org-tree.ts';
 import type { GridwatchConfig, SourceName } from '../config/schema.ts';
 import { durationMs } from '../platform/duration.ts';
+import { LONE_SURROGATE, wellFormed } from '../platform/unicode.ts';
 import { DeviceFacts } from './device-facts.ts';
 import type { GovEvent, SourceRow } from './envelope.ts';
 import { maskPersonalData, maskPhone } from './mask.ts';
@@ -95,14 +96,6 @@ const fail = (field: string, code: string, reason: string): Normalised => ({
   reason,
 });
 
-/**
- * An unpaired UTF-16 surrogate: JSON may carry one as an escape (`"\ud800"`), but it is not
- * Unicode, the store refuses the whole insert it is in, and an id holding one is stored changed
- * (so deduplication would miss it after a restart). In `u` mode the class matches unpaired
- * halves only.
- */
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-
 /** The first string (a field, or an attrs key or value) that is not well-formed Unicode. */
 function illFormed(record: Record<string, unknown>): Normalised | undefined {
   for (const k in record) {
@@ -119,11 +112,6 @@ function illFormed(record: Record<string, unknown>): Normalised | undefined {
     }
   }
   return undefined;
-}
-
-/** `s` with unpaired surrogates replaced by U+FFFD: safe to store and to echo. */
-export function wellFormed(s: string): string {
-  return s.replace(/[\uD800-\uDFFF]/gu, '\uFFFD');
 }
 
 /** First schema error of a record, as a field + code + reason. */

@@ -2,9 +2,30 @@
 // are open; every other route authenticates in its own plugin's hook.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { httpStatusOf } from './errors.ts';
+import { GwErrors, httpStatusOf } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import { illFormedPath } from './unicode.ts';
+
+interface SchemaError {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** Fastify's message ("body/x must be …"), except that an unknown field is named. */
+function schemaErrorMessage(errors: SchemaError[], dataVar: string): Error {
+  return new Error(
+    errors
+      .map((e) =>
+        e.keyword === 'additionalProperties'
+          ? `${dataVar}${e.instancePath}/${String(e.params.additionalProperty)}: not a field of this request`
+          : `${dataVar}${e.instancePath} ${e.message}`,
+      )
+      .join(', '),
+  );
+}
 
 export interface ReadinessCheck {
   name: string;
@@ -26,6 +47,16 @@ export function createHttpServer(opts: {
     // A field a schema does not know is an error naming it, not silently dropped (Fastify's
     // default): a silence sent with `startAt` for `startsAt` would otherwise start at once.
     ajv: { customOptions: { removeAdditional: false } },
+    schemaErrorFormatter: schemaErrorMessage,
+  });
+
+  // A string the store cannot keep is refused here, naming its field, before it reaches an alert
+  // note, a comment or a silence (ingest refuses it per record, with a dead letter, instead).
+  app.addHook('preValidation', async (req) => {
+    if (typeof req.body !== 'object' || req.body === null || req.routeOptions.url?.startsWith('/v1/ingest/'))
+      return;
+    const at = illFormedPath(req.body);
+    if (at !== undefined) throw new GwErrors.BAD_REQUEST(`${at}: contains an unpaired UTF-16 surrogate`);
   });
 
   app.setErrorHandler((err: Error, req, reply) => {

@@ -256,6 +256,30 @@ describe('jurisdiction', () => {
     );
   });
 
+  it('refuses text the store cannot keep and unknown fields on any route, naming the field', async () => {
+    const a = await redGasIn('d02', 4);
+    // An unpaired surrogate in a comment would fail the alert log's insert (and others' beside it).
+    const lone = await fetch(`${url}/v1/alerts/${a.id}/comment`, {
+      method: 'POST',
+      headers: { cookie: cookies['officer-b']!, 'content-type': 'application/json' },
+      body: '{"text":"x\\ud800"}',
+    });
+    expect(lone.status).toBe(400);
+    expect(((await lone.json()) as { message: string }).message).toBe(
+      'text: contains an unpaired UTF-16 surrogate',
+    );
+    const extra = await call(url, cookies['officer-b'], 'POST', `/v1/alerts/${a.id}/comment`, {
+      text: '补充',
+      txet: 'typo',
+    });
+    expect(extra.status).toBe(400);
+    expect(String(extra.body.message)).toBe('body/txet: not a field of this request');
+    const ok = await call(url, cookies['officer-b'], 'POST', `/v1/alerts/${a.id}/comment`, {
+      text: '补充 😀',
+    });
+    expect(ok.status).toBe(200);
+  });
+
   it('escalates by hand one level up with a note; a note is required', async () => {
     const a = await redGasIn('d01', 1, 60, 'yellow'); // yellow reaches the community: room to go up
     const none = await call(url, cookies['officer-a'], 'POST', `/v1/alerts/${a.id}/escalate`, { note: '' });
@@ -333,6 +357,10 @@ describe('live socket', () => {
     });
     expect(await bad({ id: a.id, action: 'comment' })).toMatchObject({ statusCode: 400, message: /^text: / });
     expect(await bad('hello')).toMatchObject({ statusCode: 400, message: 'request: expected an object' });
+    expect(await bad({ id: a.id, action: 'comment', text: 'x\ud800' })).toMatchObject({
+      statusCode: 400,
+      message: 'text: contains an unpaired UTF-16 surrogate',
+    });
     // Cursors arrive strictly increasing on each socket.
     for (const s of [sa, sb, sc]) {
       const cs = s.changes.map((c) => c.cursor);

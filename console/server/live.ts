@@ -28,6 +28,7 @@ import { durationMs } from '../../platform/duration.ts';
 import { httpStatusOf } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Metrics } from '../../platform/metrics.ts';
+import { illFormedPath } from '../../platform/unicode.ts';
 import { WINDOW_UPDATES_TOPIC, WINDOWS_TOPIC, type WindowResult } from '../../processors/window-result.ts';
 import type {
   ActResult,
@@ -271,6 +272,12 @@ export class LiveConsole {
     if (!actionCheck.Check(req)) {
       this.d.metrics.consoleActions.inc({ action: 'invalid', outcome: 'rejected' });
       return fail({ error: 'GW_ERR_BAD_REQUEST', message: actionError(req), statusCode: 400 });
+    }
+    const illFormed = illFormedPath(req);
+    if (illFormed !== undefined) {
+      this.d.metrics.consoleActions.inc({ action: 'invalid', outcome: 'rejected' });
+      const message = `${illFormed}: contains an unpaired UTF-16 surrogate`;
+      return fail({ error: 'GW_ERR_BAD_REQUEST', message, statusCode: 400 });
     }
     const action = req as AlertAction;
     try {
