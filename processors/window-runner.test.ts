@@ -100,7 +100,10 @@ describe('window runner: delta checkpoints', () => {
     expect(await chainStored('whole')).toBeGreaterThanOrEqual(1);
     expect(await chainStored('delta')).toBeGreaterThanOrEqual(3);
     const saved = await loadCheckpoint(store, 'windows');
-    expect(saved?.deltas.length).toBeGreaterThanOrEqual(1);
+    expect(saved).toBeDefined();
+    // Its deltas, unless the last checkpoint renewed the chain (the deltas had come to outweigh
+    // the whole row: how soon depends on the generated data, so on the hour the test runs).
+    if (saved!.deltas.length === 0) expect(await chainStored('whole')).toBeGreaterThanOrEqual(2);
     const wholeBytes = saved!.whole.length;
     expect(Math.max(...saved!.deltas.map((d) => d.length))).toBeLessThan(wholeBytes);
     expect(saved!.seq).toBeLessThan(seen.at(-1)!.seq); // the last batch is after it
@@ -202,12 +205,20 @@ describe('window runner: delta checkpoints', () => {
       log,
     );
     await runner1.start();
-    // Accepted, processed (a late event) and checkpointed, but older than the raw tables keep.
+    // Every window closed first, whatever an earlier test left: both events below are then late,
+    // and a processed event is in late_events by its id, a skipped one nowhere.
+    await runner1.closeAll();
+    // Accepted, processed (a late event) and checkpointed, but older than the raw tables keep:
+    // their TTL drops its row (at insert or at a later merge; here at once, to be sure).
     await log1.append('sensor', [event(now - 200 * 86_400_000, 1)]);
     await log1.flushPending();
     await bus1.idle();
     const old = log1.lastSeq;
     await runner1.stop();
+    await store.client.command({
+      query: 'ALTER TABLE events_sensor DELETE WHERE seq = {old:UInt64} SETTINGS mutations_sync = 1',
+      query_params: { old },
+    });
     const raw = await store.query<{ s: string }>('SELECT max(seq) AS s FROM events_sensor');
     expect(Number(raw[0]!.s)).toBeLessThan(old);
 
@@ -231,12 +242,12 @@ describe('window runner: delta checkpoints', () => {
     await bus2.idle();
     await runner2.closeAll();
     await runner2.stop();
-    // The new event is counted: its grid's window holds it.
+    // The new event was processed, not skipped as already seen: it is in the side output.
     const rows = await store.query<{ c: string }>(
-      `SELECT count() AS c FROM window_results FINAL
-       WHERE window = 'sensor_1m' AND level = 'grid' AND key = {g:String} AND kind = {k:String} AND final = 1
-         AND window_start = fromUnixTimestamp64Milli({start:Int64}) AND count >= 1`,
-      { g: sensor.grid, k: metric, start: Math.floor((now - 30_000) / 60_000) * 60_000 },
+      'SELECT count() AS c FROM late_events FINAL WHERE id = {id:String}',
+      {
+        id: fresh.event.id,
+      },
     );
     expect(Number(rows[0]!.c)).toBe(1);
   }, 60_000);
