@@ -36,9 +36,6 @@ export const ALERT_ACTION_SCHEMAS = Object.fromEntries(
   ]),
 ) as unknown as Record<ActionName, TSchema>;
 
-/** One action as the socket carries it, whichever it is. */
-export const AlertActionSchema = T.Union(Object.values(ALERT_ACTION_SCHEMAS));
-
 export type AlertAction = {
   [K in ActionName]: { id: string; action: K } & Static<(typeof ACTION_BODIES)[K]>;
 }[ActionName];

@@ -7,7 +7,7 @@ import { ValueErrorType } from '@sinclair/typebox/errors';
 import type { OrgNode, OrgTree } from '../config/org-tree.ts';
 import type { GridwatchConfig, SourceName } from '../config/schema.ts';
 import { durationMs } from '../platform/duration.ts';
-import { LONE_SURROGATE, wellFormed } from '../platform/unicode.ts';
+import { illFormedPath } from '../platform/unicode.ts';
 import { DeviceFacts } from './device-facts.ts';
 import type { GovEvent, SourceRow } from './envelope.ts';
 import { maskPersonalData, maskPhone } from './mask.ts';
@@ -96,27 +96,14 @@ const fail = (field: string, code: string, reason: string): Normalised => ({
   reason,
 });
 
-/** The first string (a field, or an attrs key or value) that is not well-formed Unicode. */
-function illFormed(record: Record<string, unknown>): Normalised | undefined {
-  for (const k in record) {
-    const v = record[k];
-    if (typeof v === 'string') {
-      if (LONE_SURROGATE.test(v)) return fail(k, 'invalid_encoding', 'contains an unpaired UTF-16 surrogate');
-    } else if (k === 'attrs' && typeof v === 'object' && v !== null) {
-      for (const a in v) {
-        const av = (v as Record<string, unknown>)[a];
-        if (LONE_SURROGATE.test(a) || (typeof av === 'string' && LONE_SURROGATE.test(av))) {
-          return fail(`attrs.${wellFormed(a)}`, 'invalid_encoding', 'contains an unpaired UTF-16 surrogate');
-        }
-      }
-    }
-  }
-  return undefined;
-}
-
 /** First schema error of a record, as a field + code + reason. */
 function schemaError<T extends TSchema>(check: TypeCheck<T>, record: unknown): Normalised | undefined {
-  if (check.Check(record)) return illFormed(record as Record<string, unknown>);
+  if (check.Check(record)) {
+    const at = illFormedPath(record);
+    return at === undefined
+      ? undefined
+      : fail(at, 'invalid_encoding', 'contains an unpaired UTF-16 surrogate');
+  }
   if (typeof record !== 'object' || record === null || Array.isArray(record)) {
     return fail('(record)', 'not_an_object', 'expected a JSON object');
   }

@@ -50,11 +50,11 @@ export function createHttpServer(opts: {
     schemaErrorFormatter: schemaErrorMessage,
   });
 
-  // A string the store cannot keep is refused here, naming its field, before it reaches an alert
-  // note, a comment or a silence (ingest refuses it per record, with a dead letter, instead).
+  // A body its route's schema validates must also be text the store can keep: refused here,
+  // naming the field, before it reaches an alert note, a comment or a silence. (Ingest has no
+  // body schema: it refuses such a record alone, with a dead letter.)
   app.addHook('preValidation', async (req) => {
-    if (typeof req.body !== 'object' || req.body === null || req.routeOptions.url?.startsWith('/v1/ingest/'))
-      return;
+    if (!req.routeOptions.schema?.body || typeof req.body !== 'object' || req.body === null) return;
     const at = illFormedPath(req.body);
     if (at !== undefined) throw new GwErrors.BAD_REQUEST(`${at}: contains an unpaired UTF-16 surrogate`);
   });

@@ -15,17 +15,20 @@ export function wellFormed(s: string): string {
  * unpaired surrogate, or undefined. Iterative: a body nested deep cannot overflow the stack.
  */
 export function illFormedPath(value: unknown): string | undefined {
-  const stack: [unknown, string][] = [[value, '']];
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? '(value)' : undefined;
+  // Objects to visit, with their paths; a path is built only for an object or a hit (this runs
+  // on every ingested record).
+  const stack: [object, string][] = typeof value === 'object' && value !== null ? [[value, '']] : [];
   while (stack.length > 0) {
-    const [v, path] = stack.pop()!;
-    if (typeof v === 'string') {
-      if (LONE_SURROGATE.test(v)) return path || '(value)';
-    } else if (typeof v === 'object' && v !== null) {
-      for (const [k, child] of Object.entries(v)) {
-        const at = path ? `${path}.${wellFormed(k)}` : wellFormed(k);
-        if (LONE_SURROGATE.test(k)) return at;
-        stack.push([child, at]);
-      }
+    const [o, path] = stack.pop()!;
+    for (const k in o) {
+      const v = (o as Record<string, unknown>)[k];
+      const isObject = typeof v === 'object' && v !== null;
+      if (!LONE_SURROGATE.test(k) && !isObject && !(typeof v === 'string' && LONE_SURROGATE.test(v)))
+        continue;
+      const at = path ? `${path}.${wellFormed(k)}` : wellFormed(k);
+      if (!isObject) return at;
+      stack.push([v, at]);
     }
   }
   return undefined;
