@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../config/load.ts';
 import { loadOrgTree } from '../config/org-loader.ts';
+import type { OrgTree } from '../config/org-tree.ts';
 import type { GridwatchConfig, SourceName } from '../config/schema.ts';
 import type { LoggedEvent } from '../ingest/envelope.ts';
 import { EVENTS_TOPIC, EventLog, type LogItem } from '../ingest/event-log.ts';
@@ -53,6 +54,22 @@ function newLog(bus: InProcessBus): EventLog {
   });
 }
 
+/** A process on the shared store: its bus, its event log (restored) and its window runner. */
+async function newProcess(
+  org: OrgTree,
+  opts: { metrics?: Metrics; clock?: () => number } = {},
+): Promise<{ bus: InProcessBus; eventLog: EventLog; runner: WindowRunner }> {
+  const bus = new InProcessBus(() => {});
+  const eventLog = newLog(bus);
+  await eventLog.init();
+  const metrics = opts.metrics ?? new Metrics({ defaultMetrics: false });
+  return {
+    bus,
+    eventLog,
+    runner: new WindowRunner(config, org, store, bus, eventLog, metrics, log, opts.clock),
+  };
+}
+
 const keyOf = (r: { window: string; level: string; key: string; kind: string; start: number }) =>
   `${r.window}|${r.level}|${r.key}|${r.kind}|${r.start}`;
 
@@ -80,14 +97,11 @@ describe('window runner: delta checkpoints', () => {
     // The first process: a checkpoint after each of the first seven batches, then the last
     // batch is processed and the process dies before its next checkpoint.
     const metrics = new Metrics({ defaultMetrics: false });
-    const bus1 = new InProcessBus(() => {});
-    const log1 = newLog(bus1);
-    await log1.init();
+    const { bus: bus1, eventLog: log1, runner: first } = await newProcess(org, { metrics, clock });
     const seen: LoggedEvent[] = [];
     bus1.subscribe<LoggedEvent>(EVENTS_TOPIC, (events) => {
       for (const e of events) seen.push({ ...e });
     });
-    const first = new WindowRunner(config, org, store, bus1, log1, metrics, log, clock);
     await first.start();
     for (const [i, batch] of batches.entries()) {
       for (const s of ['sensor', 'video', 'hotline'] as const) await log1.append(s, batch[s]);
@@ -112,19 +126,7 @@ describe('window runner: delta checkpoints', () => {
       expect(Object.keys(JSON.parse(d).operators).sort()).toEqual(config.windows.map((w) => w.name).sort());
 
     // The restart: a new process on the same store.
-    const bus2 = new InProcessBus(() => {});
-    const log2 = newLog(bus2);
-    await log2.init();
-    const second = new WindowRunner(
-      config,
-      org,
-      store,
-      bus2,
-      log2,
-      new Metrics({ defaultMetrics: false }),
-      log,
-      clock,
-    );
+    const { runner: second } = await newProcess(org, { clock });
     await second.start();
     await second.closeAll();
     await second.stop();
@@ -192,18 +194,7 @@ describe('window runner: delta checkpoints', () => {
       if (!v.ok) throw new Error(v.reason);
       return { event: v.event, row: v.row };
     };
-    const bus1 = new InProcessBus(() => {});
-    const log1 = newLog(bus1);
-    await log1.init();
-    const runner1 = new WindowRunner(
-      config,
-      org,
-      store,
-      bus1,
-      log1,
-      new Metrics({ defaultMetrics: false }),
-      log,
-    );
+    const { bus: bus1, eventLog: log1, runner: runner1 } = await newProcess(org);
     await runner1.start();
     // Every window closed first, whatever an earlier test left: both events below are then late,
     // and a processed event is in late_events by its id, a skipped one nowhere.
@@ -222,19 +213,8 @@ describe('window runner: delta checkpoints', () => {
     const raw = await store.query<{ s: string }>('SELECT max(seq) AS s FROM events_sensor');
     expect(Number(raw[0]!.s)).toBeLessThan(old);
 
-    const bus2 = new InProcessBus(() => {});
-    const log2 = newLog(bus2);
-    await log2.init();
+    const { bus: bus2, eventLog: log2, runner: runner2 } = await newProcess(org);
     expect(log2.lastSeq).toBeGreaterThanOrEqual(old);
-    const runner2 = new WindowRunner(
-      config,
-      org,
-      store,
-      bus2,
-      log2,
-      new Metrics({ defaultMetrics: false }),
-      log,
-    );
     await runner2.start();
     const fresh = event(now - 30_000, 2);
     await log2.append('sensor', [fresh]);
